@@ -1,0 +1,314 @@
+"""Energy Twin settings: one JSON file, validated once, overridden by ``TWIN_*`` variables.
+
+Every tunable lives in ``settings/settings.json`` (or the file named by ``TWIN_SETTINGS_FILE``).
+The environment overrides a fixed set of keys (see ``ENV_OVERRIDES``), so deployments never have to
+edit the file. Loading fails with a :class:`SettingsError` whose message is one line naming the key
+and how to fix it; callers (the CLI, ``create_app``) print that line and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from decimal import Decimal
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_SETTINGS_FILE = Path(__file__).with_name("settings.json")
+
+#: environment variable -> dotted settings key. Anything not listed here is not read from the
+#: environment, so a typo in a variable name cannot silently change behaviour.
+ENV_OVERRIDES: dict[str, str] = {
+    "TWIN_HOME": "home",
+    "TWIN_DEMO": "demo",
+    "TWIN_SECRET_KEY": "secret_key",
+    "TWIN_DATABASE_URL": "database.url",
+    "TWIN_SENSORS_DATABASE_URL": "database.sensors_url",
+    "TWIN_BROKER_URL": "broker.url",
+    "TWIN_RESULT_BACKEND": "broker.result_backend",
+    "TWIN_LOG_FILE": "logging.file",
+    "TWIN_LOG_LEVEL": "logging.level",
+    "TWIN_SMTP_URL": "smtp.url",
+    "TWIN_MODELS_DIR": "models_dir",
+    "TWIN_WEB_HOST": "web.host",
+    "TWIN_WEB_PORT": "web.port",
+    "TWIN_SESSION_COOKIE_SECURE": "web.session_cookie_secure",
+}
+
+
+class SettingsError(Exception):
+    """A settings problem a person can fix; ``str()`` is one actionable line."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Section):
+    url: str | None = None
+    sensors_url: str | None = None
+    pool_size: int = Field(5, ge=1, le=100)
+    pool_recycle_s: int = Field(1800, ge=0)
+    sqlite_busy_timeout_ms: int = Field(30000, ge=0)
+    echo: bool = False
+
+
+class BrokerSettings(_Section):
+    url: str | None = None
+    result_backend: str | None = None
+    heartbeat_interval_s: int = Field(30, ge=1)
+
+
+class LoggingSettings(_Section):
+    file: str = "twin_logs.txt"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    backup_count: int = Field(5, ge=0)
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class WebSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8050, ge=1, le=65535)
+    threads: int = Field(8, ge=1, le=256)
+    session_cookie_secure: bool = False
+    max_content_length: int = Field(16 * 1024 * 1024, ge=1024)
+
+
+class SmtpSettings(_Section):
+    url: str | None = None
+    from_address: str = "Energy Twin <no-reply@energytwin.local>"
+    outbox_dir: str = "outbox"
+    timeout_s: int = Field(30, ge=1)
+
+
+class TariffSettings(_Section):
+    domestic_vat_rate: Decimal = Field(Decimal("0.05"), ge=0, le=1)
+    gas_calorific_value_mj_per_m3: Decimal = Field(Decimal("39.5"), gt=0)
+    gas_volume_correction: Decimal = Field(Decimal("1.02264"), gt=0)
+
+
+class IngestSettings(_Section):
+    chunk_rows: int = Field(100_000, ge=100, le=5_000_000)
+
+
+class PipelineSettings(_Section):
+    batch_rows: int = Field(200_000, ge=100)
+    horizon_minutes: int = Field(60, ge=1)
+    min_training_rows: int = Field(1000, ge=10)
+
+
+class ModelSettings(_Section):
+    n_estimators: int = Field(100, ge=1)
+    max_depth: int | None = Field(12, ge=1)
+    min_samples_leaf: int = Field(5, ge=1)
+    n_jobs: int = 2
+    holdout_fraction: float = Field(0.2, gt=0, lt=1)
+    interval_coverage: float = Field(0.9, gt=0, lt=1)
+
+
+class ThresholdSettings(_Section):
+    mape_max: float = Field(0.1, gt=0)
+    coverage_min: float = Field(0.8, ge=0, le=1)
+
+
+class AnomalySettings(_Section):
+    zscore_window: int = Field(60, ge=2)
+    zscore_threshold: float = Field(4.0, gt=0)
+    rearm_minutes: int = Field(60, ge=0)
+
+
+class DemoDataSettings(_Section):
+    seed: int = 20241001
+    meters: int = Field(50, ge=2)
+    meter_history_days: int = Field(365, ge=1)
+    sensor_history_days: int = Field(30, ge=1)
+    sensor_interval_s: int = Field(60, ge=1)
+
+
+class Settings(_Section):
+    """The validated settings of one process. Immutable; build a new one to change it."""
+
+    home: Path = Path("var")
+    demo: bool = False
+    secret_key: str | None = None
+    models_dir: Path | None = None
+    database: DatabaseSettings = DatabaseSettings()
+    broker: BrokerSettings = BrokerSettings()
+    logging: LoggingSettings = LoggingSettings()
+    web: WebSettings = WebSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    tariffs: TariffSettings = TariffSettings()
+    ingest: IngestSettings = IngestSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+    model: ModelSettings = ModelSettings()
+    thresholds: ThresholdSettings = ThresholdSettings()
+    anomaly: AnomalySettings = AnomalySettings()
+    demo_data: DemoDataSettings = DemoDataSettings()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+
+    # -- derived values -------------------------------------------------------------------
+
+    @cached_property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def database_url(self) -> str:
+        """Main database; an embedded SQLite file under the data home by default."""
+        return self.database.url or f"sqlite:///{self.home_dir / 'twin.db'}"
+
+    @property
+    def sensors_database_url(self) -> str:
+        """The sensor source (a plant historian may be a separate, read-only database)."""
+        return self.database.sensors_url or self.database_url
+
+    @property
+    def broker_url(self) -> str:
+        """Celery broker; an embedded broker (kombu's SQLAlchemy transport on SQLite) by default."""
+        return self.broker.url or f"sqla+sqlite:///{self.home_dir / 'broker.db'}"
+
+    @property
+    def result_backend(self) -> str:
+        if self.broker.result_backend:
+            return self.broker.result_backend
+        if self.broker.url and self.broker.url.startswith(("redis://", "rediss://")):
+            return self.broker.url
+        return f"db+sqlite:///{self.home_dir / 'results.db'}"
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker.url is None
+
+    @property
+    def log_path(self) -> Path:
+        path = Path(self.logging.file).expanduser()
+        return path if path.is_absolute() else self.home_dir / path
+
+    @property
+    def models_path(self) -> Path:
+        if self.models_dir is not None:
+            return self.models_dir.expanduser().resolve()
+        return Path(__file__).resolve().parent.parent / "prediction_models"
+
+    @property
+    def outbox_path(self) -> Path:
+        path = Path(self.smtp.outbox_dir).expanduser()
+        return path if path.is_absolute() else self.home_dir / path
+
+    def require_secret_key(self) -> str:
+        """The Flask secret. Outside demo mode it must be set; in demo mode one is kept in var/."""
+        if self.secret_key:
+            if len(self.secret_key) < 32:
+                raise SettingsError(
+                    "secret_key is shorter than 32 characters: set TWIN_SECRET_KEY to a long random "
+                    "value, e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`"
+                )
+            return self.secret_key
+        if not self.demo:
+            raise SettingsError(
+                "secret_key is not set: export TWIN_SECRET_KEY (a long random value, e.g. "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`), or run in demo mode "
+                "(TWIN_DEMO=1, as `make run` does)"
+            )
+        # Demo mode: a random key kept in the data home so sessions survive a restart, never in git.
+        path = self.home_dir / "demo_secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+        return path.read_text().strip()
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    node = data
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[leaf] = value
+
+
+def _env_value(raw: str) -> Any:
+    # Empty means "unset": lets a deployment clear a value the file sets.
+    return None if raw == "" else raw
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    env = next((name for name, dotted in ENV_OVERRIDES.items() if dotted == key), None)
+    where = f" (or {env})" if env else ""
+    if error["type"] == "extra_forbidden":
+        return f"unknown settings key '{key}': remove it or check its spelling"
+    given = error.get("input")
+    shown = f" (got {given!r})" if given is not None and not isinstance(given, dict) else ""
+    return f"settings key '{key}'{where}: {error['msg'].lower()}{shown}"
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    environ: dict[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Read, override and validate the settings.
+
+    ``path`` defaults to ``TWIN_SETTINGS_FILE`` or the packaged ``settings.json``; ``environ``
+    defaults to ``os.environ``; ``overrides`` are dotted keys with ``__`` for dots
+    (``database__url="sqlite://"``), applied last, for tests and tools.
+    """
+    env = os.environ if environ is None else environ
+    file = Path(path or env.get("TWIN_SETTINGS_FILE") or DEFAULT_SETTINGS_FILE)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SettingsError(
+            f"settings file {file} does not exist: restore it from git or point TWIN_SETTINGS_FILE "
+            "at a valid file"
+        ) from None
+    except OSError as exc:
+        raise SettingsError(f"settings file {file} cannot be read: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(
+            f"settings file {file} is not valid JSON at line {exc.lineno} column {exc.colno}: "
+            f"{exc.msg}"
+        ) from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"settings file {file} must hold a JSON object at the top level")
+
+    for name, dotted in ENV_OVERRIDES.items():
+        if name in env:
+            _set_dotted(data, dotted, _env_value(env[name]))
+    for key, value in overrides.items():
+        _set_dotted(data, key.replace("__", "."), value)
+
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise SettingsError(f"{file}: {_describe(first)}") from None
+
+
+def mask_url(url: str) -> str:
+    """A database or broker URL with its password hidden, for messages and logs."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("@")[-1] if "@" in url else url
