@@ -1,0 +1,31 @@
+"""All models, imported in one place so the metadata (and Alembic) sees every table."""
+
+from app.db.models.analytics import Calculation, ModelVersion, Prediction, Validation
+from app.db.models.billing import FUELS, READING_KINDS, Customer, Meter, MeterReading, Tariff
+from app.db.models.operations import Alert, AuditLog, EmailLog, WorkerHeartbeat
+from app.db.models.plant import Asset, Sensor, SensorReading, Site
+from app.db.models.tenancy import ROLES, Supplier, User
+
+__all__ = [
+    "FUELS",
+    "READING_KINDS",
+    "ROLES",
+    "Alert",
+    "Asset",
+    "AuditLog",
+    "Calculation",
+    "Customer",
+    "EmailLog",
+    "Meter",
+    "MeterReading",
+    "ModelVersion",
+    "Prediction",
+    "Sensor",
+    "SensorReading",
+    "Site",
+    "Supplier",
+    "Tariff",
+    "User",
+    "Validation",
+    "WorkerHeartbeat",
+]

@@ -1,0 +1,89 @@
+"""What the twin computes: calculations, model versions, their predictions and validations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base, UTCDateTime, utcnow
+
+
+class Calculation(Base):
+    """A derived quantity of an asset at a time (e.g. accumulated destruction)."""
+
+    __tablename__ = "calculations"
+
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+
+
+class ModelVersion(Base):
+    """A trained model of one asset's target, its file, and how it was made and how it scored.
+
+    ``status`` is candidate, active, retired or rejected; ``file_sha256`` is checked before the
+    file is loaded.
+    """
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("asset_id", "target", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"), index=True)
+    target: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="candidate")
+    algorithm: Mapped[str] = mapped_column(String(64))
+    file_path: Mapped[str] = mapped_column(String(500))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    features: Mapped[list[str]] = mapped_column(JSON)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    library_versions: Mapped[dict[str, str]] = mapped_column(JSON)
+    train_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    train_to: Mapped[datetime] = mapped_column(UTCDateTime)
+    rows: Mapped[int] = mapped_column(Integer)
+    holdout_metrics: Mapped[dict[str, float]] = mapped_column(JSON)
+    needs_retraining: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Prediction(Base):
+    """A forecast value with its interval, one per model version and timestamp."""
+
+    __tablename__ = "predictions"
+
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id"), primary_key=True
+    )
+    ts: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    lower: Mapped[float | None] = mapped_column(Float)
+    upper: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Validation(Base):
+    """How a model version's predictions compared with what happened over a window, and what
+    was decided because of it (``disposition`` keep or retrain, with ``reason``)."""
+
+    __tablename__ = "validations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    window_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    window_to: Mapped[datetime] = mapped_column(UTCDateTime)
+    n: Mapped[int] = mapped_column(Integer)
+    mae: Mapped[float | None] = mapped_column(Float)
+    rmse: Mapped[float | None] = mapped_column(Float)
+    mape: Mapped[float | None] = mapped_column(Float)
+    r2: Mapped[float | None] = mapped_column(Float)
+    coverage: Mapped[float | None] = mapped_column(Float)
+    disposition: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
