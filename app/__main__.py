@@ -1,0 +1,5 @@
+"""``python -m app`` is the ``twin`` command."""
+
+from app.cli import main
+
+main()

@@ -1,0 +1,12 @@
+"""Callbacks, registered on a given Dash app (not the global registry), so several apps (tests)
+can live in one process. Each is thin: read inputs, call one service, return outputs."""
+
+from __future__ import annotations
+
+import dash
+
+from callbacks import estate
+
+
+def register_callbacks(app: dash.Dash) -> None:
+    estate.register(app)

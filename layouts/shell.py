@@ -1,0 +1,41 @@
+"""The app shell: navigation bar with the signed-in user, and the page container."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from layouts import ids
+
+
+def navbar() -> dbc.Navbar:
+    return dbc.Navbar(
+        dbc.Container(
+            [
+                dbc.NavbarBrand("Energy Twin", href="/"),
+                dbc.Nav(
+                    [
+                        dbc.NavItem(dbc.NavLink("Estate", href="/", active="exact")),
+                        dbc.NavItem(dbc.NavLink("Sign out", href="/logout", external_link=True)),
+                    ],
+                    className="ms-auto",
+                    navbar=True,
+                ),
+            ],
+            fluid=True,
+        ),
+        color="primary",
+        dark=True,
+        className="mb-4",
+    )
+
+
+def shell() -> html.Div:
+    return html.Div(
+        [
+            dcc.Location(id=ids.URL),
+            navbar(),
+            dbc.Container(dash.page_container, fluid=True),
+        ]
+    )
