@@ -1,0 +1,428 @@
+"""The ``twin`` command: run the portal, workers and beat; migrate; seed; generate; manage users.
+
+Every command reads the same settings (``settings/settings.json`` plus ``TWIN_*`` variables) and
+logs to the console and ``twin_logs.txt``. A problem the user can fix (bad settings, a database
+that does not answer, a bad argument) prints one line and exits non-zero, without a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("twin.cli")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_SETTINGS = 2
+EXIT_UNAVAILABLE = 3
+
+
+def _settings(ctx: click.Context) -> Settings:
+    """Settings are loaded when a command needs them, so ``--help`` works with broken ones."""
+    root = ctx.find_root()
+    if root.obj is None:
+        try:
+            root.obj = load_settings()
+        except SettingsError as exc:
+            _fail(str(exc), EXIT_SETTINGS)
+    return root.obj
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"twin: error: {message}", err=True)
+    sys.exit(code)
+
+
+def friendly_errors(func: F) -> F:
+    """Turn the errors a user can fix into one line and an exit code."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from app.accounts import AccountError
+        from app.db import DatabaseUnavailable
+        from app.demo import DemoError
+        from app.ingest import IngestError
+
+        try:
+            return func(*args, **kwargs)
+        except SettingsError as exc:
+            _fail(str(exc), EXIT_SETTINGS)
+        except DatabaseUnavailable as exc:
+            _fail(str(exc), EXIT_UNAVAILABLE)
+        except (AccountError, DemoError, IngestError) as exc:
+            _fail(str(exc))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _process(ctx: click.Context, role: str) -> Settings:
+    from app.logs import configure_logging
+
+    settings = _settings(ctx)
+    configure_logging(settings, role)
+    return settings
+
+
+def _database(settings: Settings, *, require_head: bool = False):  # -> Database
+    from app.db import Database
+    from app.db.migrate import current_revision, head_revision
+
+    db = Database(settings)
+    db.check()
+    if require_head and current_revision(db.engine) != head_revision(db.engine):
+        _fail(
+            f"the database {db.engine.url.render_as_string(hide_password=True)} is not at the "
+            "latest schema: run `twin db upgrade` first",
+            EXIT_UNAVAILABLE,
+        )
+    return db
+
+
+def _require_broker(settings: Settings) -> None:
+    from app.system import broker_status
+
+    status = broker_status(settings, timeout_s=3.0)
+    if status["status"] != "ok":
+        _fail(
+            f"the broker {status['url']} does not answer ({status['error']}): check "
+            "TWIN_BROKER_URL and that the server is running (unset it for the embedded broker)",
+            EXIT_UNAVAILABLE,
+        )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Energy Twin: a digital twin of an energy supplier's estate.
+
+    Settings come from settings/settings.json and TWIN_* environment variables
+    (TWIN_HOME, TWIN_DATABASE_URL, TWIN_BROKER_URL, TWIN_SECRET_KEY, ...).
+    """
+
+
+# -- database -----------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+@click.pass_context
+@friendly_errors
+def db_upgrade(ctx: click.Context, revision: str) -> None:
+    """Bring the database (SQLite, PostgreSQL or SQL Server) to the latest schema."""
+    from app.db.migrate import current_revision, upgrade
+
+    settings = _process(ctx, "cli")
+    database = _database(settings)
+    before = current_revision(database.engine)
+    upgrade(database.engine, revision)
+    after = current_revision(database.engine)
+    url = database.engine.url.render_as_string(hide_password=True)
+    if before == after:
+        click.echo(f"{url}: already at revision {after}")
+    else:
+        click.echo(f"{url}: upgraded from {before or 'empty'} to {after}")
+
+
+@db.command("current")
+@click.pass_context
+@friendly_errors
+def db_current(ctx: click.Context) -> None:
+    """Print the database's schema revision and the latest one."""
+    from app.db.migrate import current_revision, head_revision
+
+    database = _database(_settings(ctx))
+    click.echo(f"current: {current_revision(database.engine) or 'empty'}")
+    click.echo(f"latest:  {head_revision(database.engine)}")
+
+
+# -- data ---------------------------------------------------------------------------------
+
+
+@main.command("seed-demo")
+@click.pass_context
+@friendly_errors
+def seed_demo_command(ctx: click.Context) -> None:
+    """Load the demo estate into an empty database (demo mode only: TWIN_DEMO=1)."""
+    settings = _process(ctx, "cli")
+    if not settings.demo:
+        _fail("seed-demo creates users with printed passwords, so it runs only in demo mode: "
+              "set TWIN_DEMO=1")
+    logins = _seed(settings, _database(settings, require_head=True))
+    _print_logins(logins)
+
+
+def _seed(settings: Settings, database: Any) -> list[Any]:
+    from tqdm import tqdm
+
+    from app.demo import seed_demo
+
+    bar = tqdm(total=0, unit="rows", unit_scale=True, desc="demo sensor history", file=sys.stderr)
+
+    def progress(_stage: str, done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        return seed_demo(database, settings, progress=progress)
+    finally:
+        bar.close()
+
+
+def _print_logins(logins: list[Any]) -> None:
+    click.echo("\nDemo logins (demo mode only; kept in the data home as demo_logins.json):")
+    for login in logins:
+        click.echo(f"  {login.supplier:<18} {login.role:<9} {login.email:<32} {login.password}")
+    click.echo("")
+
+
+def _parse_time(value: str, name: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO date or time (e.g. 2024-10-01T00:00)",
+                                 param_hint=name) from None
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
+
+
+@main.command()
+@click.option("--asset", "asset_id", type=int, required=True, help="Asset id.")
+@click.option("--from", "start", required=True, help="Start (ISO, UTC unless an offset is given).")
+@click.option("--to", "end", required=True, help="End, exclusive (ISO).")
+@click.option("--interval", type=click.IntRange(min=1), default=60, show_default=True,
+              help="Seconds between readings.")
+@click.option("--seed", type=int, default=None, help="Random seed (default: the demo seed).")
+@click.pass_context
+@friendly_errors
+def generate(ctx: click.Context, asset_id: int, start: str, end: str, interval: int,
+             seed: int | None) -> None:
+    """Generate sine-plus-noise readings for every sensor of an asset, through the bulk path."""
+    from sqlalchemy import select
+    from tqdm import tqdm
+
+    from app.db.models import Asset
+    from app.generator import count_points, generate_chunks
+    from app.ingest import write_sensor_readings
+    from app.twins import asset_type
+
+    settings = _process(ctx, "cli")
+    begin, finish = _parse_time(start, "--from"), _parse_time(end, "--to")
+    if finish <= begin:
+        raise click.BadParameter("must be after --from", param_hint="--to")
+    database = _database(settings, require_head=True)
+    with database.Session() as session:
+        asset = session.scalar(select(Asset).where(Asset.id == asset_id))
+        if asset is None:
+            _fail(f"no asset with id {asset_id}")
+        kind = asset_type(asset.asset_type)
+        sensors = [(s.id, kind.sensor(s.name).signal) for s in asset.sensors
+                   if s.name in {spec.name for spec in kind.sensors}]
+    step = timedelta(seconds=interval)
+    total = count_points(begin, finish, step) * len(sensors)
+    seed = settings.demo_data.seed if seed is None else seed
+    with tqdm(total=total, unit="rows", unit_scale=True, desc=f"asset {asset_id}",
+              file=sys.stderr) as bar:
+        written = 0
+        for sensor_id, signal_spec in sensors:
+            frames = generate_chunks(signal_spec, sensor_id, begin, finish, step, seed=seed,
+                                     chunk_rows=settings.ingest.chunk_rows)
+            written += write_sensor_readings(database.engine, frames,
+                                             chunk_rows=settings.ingest.chunk_rows,
+                                             progress=bar.update).rows
+    click.echo(f"wrote {written:,} readings for {len(sensors)} sensors of asset {asset_id}")
+
+
+# -- people -------------------------------------------------------------------------------
+
+
+@main.group()
+def suppliers() -> None:
+    """Manage suppliers (tenants)."""
+
+
+@suppliers.command("create")
+@click.argument("name")
+@click.option("--billing-email", default=None, help="Where cost summaries are copied.")
+@click.pass_context
+@friendly_errors
+def suppliers_create(ctx: click.Context, name: str, billing_email: str | None) -> None:
+    """Create a supplier."""
+    from sqlalchemy import select
+
+    from app.db.models import Supplier
+
+    database = _database(_process(ctx, "cli"), require_head=True)
+    with database.Session() as session, session.begin():
+        if session.scalar(select(Supplier).where(Supplier.name == name)) is not None:
+            _fail(f"a supplier named {name!r} already exists")
+        session.add(Supplier(name=name.strip(), billing_email=billing_email))
+    click.echo(f"created supplier {name!r}")
+
+
+@main.group()
+def users() -> None:
+    """Manage users."""
+
+
+@users.command("create")
+@click.option("--supplier", "supplier_name", required=True, help="The supplier's name.")
+@click.option("--email", required=True)
+@click.option("--name", default="", help="Display name (default: the email).")
+@click.option("--role", type=click.Choice(["admin", "operator", "viewer"]), default="viewer",
+              show_default=True)
+@click.password_option(help="Prompted for when not given (at least 10 characters).")
+@click.pass_context
+@friendly_errors
+def users_create(ctx: click.Context, supplier_name: str, email: str, name: str, role: str,
+                 password: str) -> None:
+    """Create a user of a supplier."""
+    from app.accounts import create_user
+
+    database = _database(_process(ctx, "cli"), require_head=True)
+    with database.Session() as session, session.begin():
+        user = create_user(session, supplier_name=supplier_name, email=email, name=name,
+                           password=password, role=role)
+        click.echo(f"created {role} {user.email} for {supplier_name}")
+
+
+# -- processes ----------------------------------------------------------------------------
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    from waitress import serve
+
+    from app import create_app
+
+    app = create_app(settings)
+    log.info("portal on http://%s:%d (%d threads)", host, port, settings.web.threads)
+    serve(app, host=host, port=port, threads=settings.web.threads, ident="energy-twin")
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface (default from settings: 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8050).")
+@click.pass_context
+@friendly_errors
+def web(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the portal with waitress (a production WSGI server)."""
+    settings = _process(ctx, "web")
+    settings.require_secret_key()
+    _database(settings, require_head=True)
+    _serve(settings, host or settings.web.host, port or settings.web.port)
+
+
+@main.command()
+@click.option("--concurrency", type=click.IntRange(1, 64), default=2, show_default=True)
+@click.option("--loglevel", default="INFO", show_default=True)
+@click.pass_context
+@friendly_errors
+def worker(ctx: click.Context, concurrency: int, loglevel: str) -> None:
+    """Run a Celery worker on the configured broker."""
+    from workers.celery_app import create_celery
+
+    settings = _process(ctx, "worker")
+    _database(settings, require_head=True)
+    _require_broker(settings)
+    celery = create_celery(settings)
+    celery.worker_main(["worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}"])
+
+
+@main.command()
+@click.option("--pidfile", default=None, help="Pid file (default: celerybeat.pid in the data home).")
+@click.option("--loglevel", default="INFO", show_default=True)
+@click.pass_context
+@friendly_errors
+def beat(ctx: click.Context, pidfile: str | None, loglevel: str) -> None:
+    """Run Celery beat, the scheduler."""
+    from workers.celery_app import create_celery
+
+    settings = _process(ctx, "beat")
+    _require_broker(settings)
+    settings.home_dir.mkdir(parents=True, exist_ok=True)
+    celery = create_celery(settings)
+    celery.start([
+        "beat",
+        f"--schedule={settings.home_dir / 'celerybeat-schedule'}",
+        f"--pidfile={pidfile or settings.home_dir / 'celerybeat.pid'}",
+        f"--loglevel={loglevel}",
+    ])
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface (default from settings: 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8050).")
+@click.pass_context
+@friendly_errors
+def run(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Everything at once: migrate, seed demo data on first run (demo mode), then the portal
+    with a worker and beat. Ctrl-C stops all of it."""
+    from app.db.migrate import upgrade
+    from app.demo import is_seeded, read_logins
+
+    settings = _process(ctx, "run")
+    settings.require_secret_key()
+    database = _database(settings)
+    upgrade(database.engine)
+    with database.Session() as session:
+        seeded = is_seeded(session)
+    if settings.demo and not seeded:
+        click.echo("First run: loading the demo estate (takes a minute)...")
+        _seed(settings, database)
+    _require_broker(settings)
+    database.dispose()
+
+    children = [
+        subprocess.Popen([sys.executable, "-m", "app", "worker"]),
+        subprocess.Popen([sys.executable, "-m", "app", "beat"]),
+    ]
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    host, port = host or settings.web.host, port or settings.web.port
+    try:
+        if settings.demo:
+            _print_logins(read_logins(settings))
+        click.echo(f"Energy Twin portal: http://{host}:{port}   (Ctrl-C stops portal, worker and beat)")
+        _serve(settings, host, port)
+    except KeyboardInterrupt:
+        click.echo("\nstopping...")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _stop(children)
+
+
+def _raise_interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop(children: list[subprocess.Popen[bytes]], grace_s: float = 15.0) -> None:
+    """Ask each child to finish (Celery shuts down warm on SIGTERM), then insist."""
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("process %d did not stop in %.0f s; killing it", child.pid, grace_s)
+            child.kill()
+            child.wait()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(prog_name=os.path.basename(sys.argv[0]))

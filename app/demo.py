@@ -1,0 +1,305 @@
+"""Demo data: two suppliers with staff, customers, 50 meters with a year of readings, and plant
+sites whose assets carry a month of 1-minute sensor history.
+
+Everything is drawn from a seeded generator, so two seeds of the same settings and ``now`` give
+the same estate. Demo passwords are random, kept in ``demo_logins.json`` under the data home
+(mode 0600) and printed by ``twin run``: no credential is written in the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.accounts import create_user
+from app.db import Database
+from app.db.models import Asset, Customer, Meter, MeterReading, Sensor, Site, Supplier, Tariff
+from app.generator import count_points, generate_chunks
+from app.ingest import write_sensor_readings
+from app.twins import asset_type
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+LOGINS_FILE = "demo_logins.json"
+
+SUPPLIERS = (
+    # name, billing contact, share of the 50 meters
+    ("Northwind Energy", "billing@northwind-energy.example", 0.6),
+    ("Southbank Power", "accounts@southbank-power.example", 0.4),
+)
+ROLES = ("admin", "operator", "viewer")
+
+# Demo tariffs, quoted including 5 % VAT the way Ofgem quotes the price cap. The first quarter
+# is the real October-December 2024 cap for electricity (24.50 p/kWh, 60.99 p/day); the others
+# are illustrative values of the same order, not published figures.
+ELECTRICITY_PRICES = (
+    ("24.50", "60.99"), ("24.86", "60.97"), ("27.03", "53.80"), ("25.73", "51.37"),
+    ("26.35", "53.68"), ("27.69", "54.75"), ("26.10", "52.90"), ("25.40", "51.80"),
+)
+GAS_PRICES = (
+    ("6.24", "31.66"), ("6.34", "31.65"), ("6.99", "32.67"), ("6.33", "29.82"),
+    ("6.29", "34.03"), ("5.93", "35.09"), ("6.10", "33.20"), ("6.05", "32.80"),
+)
+
+# (site, location, [(asset name, type, upstream asset name)])
+SITES = {
+    "Northwind Energy": (
+        ("Riverside Heat Plant", "Nottingham", (
+            ("Boiler B1", "boiler", None),
+            ("Tank T1", "pressure_tank", "Boiler B1"),
+            ("Tank T2", "pressure_tank", "Boiler B1"),
+            ("Pipeline P1", "pipeline", "Tank T1"),
+            ("Heat exchanger HX1", "heat_exchanger", "Pipeline P1"),
+        )),
+        ("Hilltop Wind & Water", "Derbyshire Dales", (
+            ("Turbine WT1 drivetrain", "drivetrain", None),
+            ("Dispenser D1", "water_dispenser", None),
+            ("Dispenser D2", "water_dispenser", None),
+        )),
+    ),
+    "Southbank Power": (
+        ("Harbour Energy Centre", "Bristol", (
+            ("Boiler H1", "boiler", None),
+            ("Tank H2", "pressure_tank", "Boiler H1"),
+            ("Pipeline H3", "pipeline", "Tank H2"),
+        )),
+    ),
+}
+
+FIRST_NAMES = ("Amelia", "Oliver", "Isla", "George", "Ava", "Noah", "Mia", "Arthur", "Grace",
+               "Leo", "Freya", "Oscar", "Lily", "Harry", "Ella", "Jack", "Evie", "Alfie")
+SURNAMES = ("Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies",
+            "Patel", "Wright", "Robinson", "Walker", "Thompson", "Evans", "Khan", "Hughes")
+STREETS = ("High Street", "Station Road", "Church Lane", "Mill Road", "Park Avenue",
+           "Victoria Road", "Green Lane", "Manor Way", "Kings Road", "Queensway")
+TOWNS = (("Nottingham", "NG"), ("Derby", "DE"), ("Bristol", "BS"), ("Leicester", "LE"),
+         ("Sheffield", "S"), ("Bath", "BA"))
+
+
+class DemoError(RuntimeError):
+    """Seeding cannot proceed; ``str()`` says why."""
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    supplier: str
+    role: str
+    email: str
+    password: str
+
+
+def is_seeded(session: Session) -> bool:
+    return bool(session.scalar(select(func.count()).select_from(Supplier)))
+
+
+def read_logins(settings: Settings) -> list[DemoLogin]:
+    path = settings.home_dir / LOGINS_FILE
+    if not path.exists():
+        return []
+    return [DemoLogin(**row) for row in json.loads(path.read_text())]
+
+
+def _write_logins(settings: Settings, logins: list[DemoLogin]) -> Path:
+    path = settings.home_dir / LOGINS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump([login.__dict__ for login in logins], handle, indent=2)
+    tmp.replace(path)
+    return path
+
+
+def _slug(name: str) -> str:
+    return name.lower().split()[0]
+
+
+def _quarter_start(day: date) -> date:
+    return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def _next_quarter(day: date) -> date:
+    month = day.month + 3
+    return date(day.year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
+
+
+def _tariffs(supplier_id: int, first_day: date, today: date, vat: Decimal) -> list[Tariff]:
+    rows = []
+    for code, name, fuel, prices in (
+        ("STD-E", "Standard variable electricity", "electricity", ELECTRICITY_PRICES),
+        ("STD-G", "Standard variable gas", "gas", GAS_PRICES),
+    ):
+        start = _quarter_start(first_day)
+        index = 0
+        while start <= today:
+            end = _next_quarter(start)
+            unit, standing = prices[index % len(prices)]
+            rows.append(
+                Tariff(
+                    supplier_id=supplier_id, code=code, name=name, fuel=fuel,
+                    unit_rate_p_per_kwh=Decimal(unit), standing_charge_p_per_day=Decimal(standing),
+                    vat_rate=vat, prices_include_vat=True, valid_from=start,
+                    valid_to=end if end <= today else None,
+                )
+            )
+            start, index = end, index + 1
+    return rows
+
+
+def _daily_use(fuel: str, day: date, base: float) -> float:
+    """Typical daily use: kWh for electricity, m3 for gas, higher in winter."""
+    winter = 0.5 * (1 + math.cos(2 * math.pi * (day.timetuple().tm_yday - 15) / 365.25))
+    if fuel == "electricity":
+        return base * (0.8 + 0.45 * winter)
+    return base * (0.25 + 1.6 * winter)
+
+
+def _seed_meters(
+    session: Session, rng: np.random.Generator, supplier: Supplier, count: int,
+    now: datetime, history_days: int,
+) -> int:
+    first_day = (now - timedelta(days=history_days)).date()
+    customers: list[Customer] = []
+    meters: list[Meter] = []
+    n = 0
+    while len(meters) < count:
+        n += 1
+        town, postcode = TOWNS[int(rng.integers(len(TOWNS)))]
+        address = (f"{int(rng.integers(1, 180))} {STREETS[int(rng.integers(len(STREETS)))]}, "
+                   f"{town} {postcode}{int(rng.integers(1, 20))} {int(rng.integers(1, 9))}"
+                   f"{'ABDEFGHJ'[int(rng.integers(8))]}{'LNPQRSTU'[int(rng.integers(8))]}")
+        name = f"{FIRST_NAMES[int(rng.integers(len(FIRST_NAMES)))]} {SURNAMES[int(rng.integers(len(SURNAMES)))]}"
+        customer = Customer(
+            supplier_id=supplier.id, account_number=f"{_slug(supplier.name)[:2].upper()}{100000 + n}",
+            name=name, email=f"{name.lower().replace(' ', '.')}{n}@customers.example", address=address,
+        )
+        customers.append(customer)
+        fuels = ["electricity"] + (["gas"] if rng.random() < 0.45 else [])
+        for fuel in fuels[: count - len(meters)]:
+            meters.append(
+                Meter(
+                    supplier_id=supplier.id, customer=customer,
+                    serial=f"{'E' if fuel == 'electricity' else 'G'}{int(rng.integers(10**7, 10**8))}",
+                    fuel=fuel, tariff_code="STD-E" if fuel == "electricity" else "STD-G",
+                    register_digits=6 if fuel == "electricity" else 5, supply_address=address,
+                    installed_on=first_day - timedelta(days=int(rng.integers(200, 3000))),
+                    is_smart=bool(rng.random() < 0.6),
+                )
+            )
+    session.add_all(customers)
+    session.flush()
+    readings = 0
+    for meter in meters:
+        base = float(rng.uniform(6, 12)) if meter.fuel == "electricity" else float(rng.uniform(2.0, 3.5))
+        register = float(rng.uniform(1000, 40000 if meter.fuel == "electricity" else 9000))
+        step = 1 if meter.is_smart else 30
+        rows = []
+        day = first_day
+        while day <= now.date():
+            read_at = datetime.combine(
+                day, time(0, 30) if meter.is_smart else time(9 + int(rng.integers(8)), int(rng.integers(60))),
+                tzinfo=timezone.utc,
+            )
+            if read_at > now:
+                break
+            estimated = not meter.is_smart and len(rows) % 3 == 2
+            rows.append(
+                MeterReading(
+                    supplier_id=supplier.id, meter_id=meter.id, read_at=read_at,
+                    value=Decimal(f"{register:.3f}" if meter.is_smart else f"{register:.0f}"),
+                    kind="estimated" if estimated else "actual", source="seed",
+                )
+            )
+            for offset in range(step):
+                register += _daily_use(meter.fuel, day + timedelta(days=offset), base) * float(rng.uniform(0.7, 1.3))
+            day += timedelta(days=step)
+        session.add_all(rows)
+        readings += len(rows)
+    return readings
+
+
+def seed_demo(
+    db: Database,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[DemoLogin]:
+    """Load the demo estate into an empty database and return the demo logins.
+
+    ``progress(stage, done, total)`` reports sensor rows as they are written.
+    Raises :class:`DemoError` if the database already holds suppliers.
+    """
+    demo = settings.demo_data
+    now = (now or datetime.now(timezone.utc)).replace(second=0, microsecond=0)
+    rng = np.random.default_rng(demo.seed)
+    logins: list[DemoLogin] = []
+    sensors: list[tuple[int, str, str]] = []  # (sensor id, asset type, sensor name)
+    with db.Session() as session, session.begin():
+        if is_seeded(session):
+            raise DemoError("the database already holds suppliers; demo data is only loaded into an empty one")
+        for index, (name, billing, share) in enumerate(SUPPLIERS):
+            supplier = Supplier(name=name, billing_email=billing)
+            session.add(supplier)
+            session.flush()
+            for role in ROLES:
+                login = DemoLogin(name, role, f"{role}@{_slug(name)}.example", secrets.token_urlsafe(9))
+                create_user(session, supplier_name=name, email=login.email,
+                            name=f"{role.title()} ({name})", password=login.password, role=role)
+                logins.append(login)
+            session.add_all(_tariffs(supplier.id, (now - timedelta(days=demo.meter_history_days)).date(),
+                                     now.date(), settings.tariffs.domestic_vat_rate))
+            count = round(demo.meters * share) if index < len(SUPPLIERS) - 1 else demo.meters - sum(
+                round(demo.meters * s) for _, _, s in SUPPLIERS[:-1])
+            readings = _seed_meters(session, rng, supplier, count, now, demo.meter_history_days)
+            log.info("seeded %s: %d meters, %d readings", name, count, readings)
+            for site_name, location, assets in SITES[name]:
+                site = Site(supplier_id=supplier.id, name=site_name, location=location,
+                            maintenance_emails=f"maintenance@{_slug(name)}.example")
+                session.add(site)
+                session.flush()
+                by_name: dict[str, Asset] = {}
+                for asset_name, type_name, upstream in assets:
+                    kind = asset_type(type_name)
+                    asset = Asset(site_id=site.id, name=asset_name, asset_type=type_name,
+                                  parameters=dict(kind.default_parameters),
+                                  upstream_id=by_name[upstream].id if upstream else None)
+                    session.add(asset)
+                    session.flush()
+                    by_name[asset_name] = asset
+                    for spec in kind.sensors:
+                        sensor = Sensor(asset_id=asset.id, name=spec.name, unit=spec.unit,
+                                        normal_min=spec.normal_min, normal_max=spec.normal_max)
+                        session.add(sensor)
+                        session.flush()
+                        sensors.append((sensor.id, type_name, spec.name))
+
+    # Sensor history goes through the bulk path, after the catalogue has committed.
+    start = now - timedelta(days=demo.sensor_history_days)
+    interval = timedelta(seconds=demo.sensor_interval_s)
+    per_sensor = count_points(start, now, interval)
+    total, done = per_sensor * len(sensors), 0
+    for sensor_id, type_name, sensor_name in sensors:
+        signal = asset_type(type_name).sensor(sensor_name).signal
+        frames = generate_chunks(signal, sensor_id, start, now, interval, seed=demo.seed,
+                                 chunk_rows=settings.ingest.chunk_rows)
+        write_sensor_readings(db.engine, frames, chunk_rows=settings.ingest.chunk_rows)
+        done += per_sensor
+        if progress is not None:
+            progress("sensor readings", done, total)
+    _write_logins(settings, logins)
+    log.info("demo estate seeded: %d sensors, %d sensor readings", len(sensors), total)
+    return logins

@@ -1,0 +1,1 @@
+"""Trained model files (joblib) and the pipeline's schedule, ``prediction_schedule.json``."""

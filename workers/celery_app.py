@@ -1,0 +1,76 @@
+"""The Celery application, configured from the same settings as the web app.
+
+``celery -A workers.celery_app`` finds ``app`` here; ``twin worker`` and ``twin beat`` use
+:func:`create_celery`. With no ``TWIN_BROKER_URL`` the broker is embedded: kombu's SQLAlchemy
+transport on a SQLite file under the data home, so ``make run`` needs no server.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery, signals
+
+from app.logs import configure_logging, logging_configured
+from settings import Settings, load_settings
+from workers.base import SETTINGS_KEY, TwinTask
+
+log = logging.getLogger(__name__)
+
+def create_celery(settings: Settings | None = None) -> Celery:
+    settings = settings or load_settings()
+    celery = Celery("twin", task_cls=TwinTask)
+    celery.conf.update(
+        broker_url=settings.broker_url,
+        result_backend=settings.result_backend,
+        broker_connection_retry_on_startup=True,
+        include=["workers.tasks"],
+        timezone="UTC",
+        enable_utc=True,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_expires=24 * 3600,
+        task_track_started=True,
+        worker_hijack_root_logger=False,  # our own logging, see on_setup_logging
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=30 * 60,
+        task_time_limit=35 * 60,
+        beat_schedule=beat_schedule(settings),
+        **{SETTINGS_KEY: settings},
+    )
+    return celery
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    return {
+        "worker-heartbeat": {
+            "task": "twin.heartbeat",
+            "schedule": float(settings.broker.heartbeat_interval_s),
+            "options": {"expires": float(settings.broker.heartbeat_interval_s)},
+        }
+    }
+
+
+@signals.setup_logging.connect
+def on_setup_logging(**_kwargs: Any) -> None:
+    # Connecting this signal stops Celery from configuring logging itself. `twin worker` and
+    # `twin beat` have configured it already; `celery -A workers.celery_app ...` has not.
+    from celery import current_app
+
+    if not logging_configured():
+        configure_logging(current_app.conf.get(SETTINGS_KEY) or load_settings(), "worker")
+
+
+@signals.worker_process_init.connect
+def on_worker_process_init(**_kwargs: Any) -> None:
+    # Pooled connections inherited from the parent must not be shared across the fork.
+    from celery import current_app
+
+    database = getattr(current_app, "_twin_database", None)
+    if database is not None:
+        database.dispose()
+
+
+app = create_celery()
