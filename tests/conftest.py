@@ -1,0 +1,218 @@
+"""Shared fixtures (flaskr style: ``app``, ``client``, ``runner``, ``auth``) and live services.
+
+Live services are opt-in by environment, and never skipped silently once asked for:
+``TWIN_TEST_POSTGRES_URL`` and ``TWIN_TEST_REDIS_URL`` (set by ``.ci/run``),
+``TWIN_TEST_MSSQL_URL`` (wherever a SQL Server exists). When a variable is set and its server
+does not answer, the tests that need it fail.
+
+Every SQL statement the application issues during the run is captured and, at the end of the
+session, compiled under the SQL Server dialect (see ``mssql_capture``): that is how SQL Server is
+covered on machines that cannot run it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from app.db import Database
+from app.db.migrate import upgrade
+from settings import Settings, load_settings
+from tests import mssql_capture
+
+# The SQL Server compile check runs when the session ends (see tests/mssql_capture.py).
+mssql_capture.activate()
+pytest_sessionfinish = mssql_capture.pytest_sessionfinish
+pytest_terminal_summary = mssql_capture.pytest_terminal_summary
+
+POSTGRES_ENV = "TWIN_TEST_POSTGRES_URL"
+REDIS_ENV = "TWIN_TEST_REDIS_URL"
+MSSQL_ENV = "TWIN_TEST_MSSQL_URL"
+TEST_SECRET = "test-" + "x" * 40
+
+
+def make_settings(home: Path, **overrides: object) -> Settings:
+    """Settings for a test: everything under ``home``, nothing read from the caller's TWIN_*."""
+    defaults: dict[str, object] = {"home": str(home), "secret_key": TEST_SECRET}
+    defaults.update(overrides)
+    return load_settings(environ={}, **defaults)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    database = Database(settings)
+    upgrade(database.engine)
+    yield database
+    database.engine.dispose()
+
+
+# -- live PostgreSQL ----------------------------------------------------------------------
+
+
+def _require_env(name: str) -> str:
+    url = os.environ.get(name)
+    if not url:
+        pytest.skip(f"{name} is not set (CI sets it; see .ci/run)")
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    url = _require_env(POSTGRES_ENV)
+    engine = create_engine(_pg(url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"{POSTGRES_ENV}={url} is set but PostgreSQL does not answer: {exc}")
+    finally:
+        engine.dispose()
+    return url
+
+
+def _pg(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"twin_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(_pg(postgres_server_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(_pg(postgres_server_url)).set(database=name).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_db(tmp_path: Path, postgres_url: str) -> Iterator[Database]:
+    database = Database(make_settings(tmp_path, database__url=postgres_url))
+    upgrade(database.engine)
+    yield database
+    database.engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_db(request: pytest.FixtureRequest) -> Database:
+    """The same test on the embedded SQLite and on live PostgreSQL."""
+    return request.getfixturevalue("db" if request.param == "sqlite" else "pg_db")
+
+
+# -- live Redis ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = _require_env(REDIS_ENV)
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=3).ping()
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"{REDIS_ENV}={url} is set but Redis does not answer: {exc}")
+    return url
+
+
+# -- web ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Tenant:
+    supplier_id: int
+    name: str
+    users: dict[str, tuple[str, str]]  # role -> (email, password)
+
+
+def add_tenant(database: Database, name: str) -> Tenant:
+    """A supplier with an admin, an operator and a viewer."""
+    from app.accounts import create_user
+    from app.db.models import Supplier
+
+    users = {}
+    with database.Session() as session, session.begin():
+        supplier = Supplier(name=name, billing_email=f"billing@{name.lower().replace(' ', '')}.test")
+        session.add(supplier)
+        session.flush()
+        for role in ("admin", "operator", "viewer"):
+            email = f"{role}@{name.lower().replace(' ', '')}.test"
+            password = secrets.token_urlsafe(12)
+            create_user(session, supplier_name=name, email=email, name=role.title(),
+                        password=password, role=role)
+            users[role] = (email, password)
+        supplier_id = supplier.id
+    return Tenant(supplier_id, name, users)
+
+
+@pytest.fixture
+def tenants(db: Database) -> tuple[Tenant, Tenant]:
+    return add_tenant(db, "Alpha Energy"), add_tenant(db, "Beta Power")
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database) -> Flask:
+    from app import create_app
+
+    server = create_app(settings)
+    server.config.update(TESTING=True)
+    return server
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):  # type: ignore[no-untyped-def]
+    return app.test_cli_runner()
+
+
+class AuthActions:
+    def __init__(self, client: FlaskClient) -> None:
+        self._client = client
+
+    def login(self, email: str, password: str, next_url: str | None = None):  # type: ignore[no-untyped-def]
+        page = self._client.get("/login")
+        token = page.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+        data = {"email": email, "password": password, "csrf_token": token}
+        if next_url:
+            data["next"] = next_url
+        return self._client.post("/login", data=data)
+
+    def logout(self):  # type: ignore[no-untyped-def]
+        return self._client.get("/logout")
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> AuthActions:
+    return AuthActions(client)
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=timezone.utc)  # type: ignore[misc]
