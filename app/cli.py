@@ -128,16 +128,18 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
     """Bring the database (SQLite, PostgreSQL or SQL Server) to the latest schema."""
     from app.db.migrate import current_revision, upgrade
 
-    settings = _process(ctx, "cli")
+    # Checks come before logging is set up, so a bad URL leaves nothing behind.
+    settings = _settings(ctx)
     database = _database(settings)
+    _process(ctx, "cli")
     before = current_revision(database.engine)
     upgrade(database.engine, revision)
     after = current_revision(database.engine)
     url = database.engine.url.render_as_string(hide_password=True)
-    if before == after:
-        click.echo(f"{url}: already at revision {after}")
-    else:
-        click.echo(f"{url}: upgraded from {before or 'empty'} to {after}")
+    message = (f"{url}: already at revision {after}" if before == after
+               else f"{url}: upgraded from {before or 'empty'} to {after}")
+    log.info(message)
+    click.echo(message)
 
 
 @db.command("current")
@@ -160,11 +162,13 @@ def db_current(ctx: click.Context) -> None:
 @friendly_errors
 def seed_demo_command(ctx: click.Context) -> None:
     """Load the demo estate into an empty database (demo mode only: TWIN_DEMO=1)."""
-    settings = _process(ctx, "cli")
+    settings = _settings(ctx)
     if not settings.demo:
         _fail("seed-demo creates users with printed passwords, so it runs only in demo mode: "
               "set TWIN_DEMO=1")
-    logins = _seed(settings, _database(settings, require_head=True))
+    database = _database(settings, require_head=True)
+    _process(ctx, "cli")
+    logins = _seed(settings, database)
     _print_logins(logins)
 
 
@@ -221,11 +225,12 @@ def generate(ctx: click.Context, asset_id: int, start: str, end: str, interval: 
     from app.ingest import write_sensor_readings
     from app.twins import asset_type
 
-    settings = _process(ctx, "cli")
+    settings = _settings(ctx)
     begin, finish = _parse_time(start, "--from"), _parse_time(end, "--to")
     if finish <= begin:
         raise click.BadParameter("must be after --from", param_hint="--to")
     database = _database(settings, require_head=True)
+    _process(ctx, "cli")
     with database.Session() as session:
         asset = session.scalar(select(Asset).where(Asset.id == asset_id))
         if asset is None:
@@ -245,7 +250,9 @@ def generate(ctx: click.Context, asset_id: int, start: str, end: str, interval: 
             written += write_sensor_readings(database.engine, frames,
                                              chunk_rows=settings.ingest.chunk_rows,
                                              progress=bar.update).rows
-    click.echo(f"wrote {written:,} readings for {len(sensors)} sensors of asset {asset_id}")
+    message = f"wrote {written:,} readings for {len(sensors)} sensors of asset {asset_id}"
+    log.info(message)
+    click.echo(message)
 
 
 # -- people -------------------------------------------------------------------------------
@@ -267,11 +274,13 @@ def suppliers_create(ctx: click.Context, name: str, billing_email: str | None) -
 
     from app.db.models import Supplier
 
-    database = _database(_process(ctx, "cli"), require_head=True)
+    database = _database(_settings(ctx), require_head=True)
+    _process(ctx, "cli")
     with database.Session() as session, session.begin():
         if session.scalar(select(Supplier).where(Supplier.name == name)) is not None:
             _fail(f"a supplier named {name!r} already exists")
         session.add(Supplier(name=name.strip(), billing_email=billing_email))
+    log.info("created supplier %r", name)
     click.echo(f"created supplier {name!r}")
 
 
@@ -294,10 +303,12 @@ def users_create(ctx: click.Context, supplier_name: str, email: str, name: str, 
     """Create a user of a supplier."""
     from app.accounts import create_user
 
-    database = _database(_process(ctx, "cli"), require_head=True)
+    database = _database(_settings(ctx), require_head=True)
+    _process(ctx, "cli")
     with database.Session() as session, session.begin():
         user = create_user(session, supplier_name=supplier_name, email=email, name=name,
                            password=password, role=role)
+        log.info("created %s %s for %s", role, user.email, supplier_name)
         click.echo(f"created {role} {user.email} for {supplier_name}")
 
 
@@ -321,9 +332,10 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 @friendly_errors
 def web(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the portal with waitress (a production WSGI server)."""
-    settings = _process(ctx, "web")
+    settings = _settings(ctx)
     settings.require_secret_key()
     _database(settings, require_head=True)
+    _process(ctx, "web")
     _serve(settings, host or settings.web.host, port or settings.web.port)
 
 
@@ -336,9 +348,10 @@ def worker(ctx: click.Context, concurrency: int, loglevel: str) -> None:
     """Run a Celery worker on the configured broker."""
     from workers.celery_app import create_celery
 
-    settings = _process(ctx, "worker")
+    settings = _settings(ctx)
     _database(settings, require_head=True)
     _require_broker(settings)
+    _process(ctx, "worker")
     celery = create_celery(settings)
     celery.worker_main(["worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}"])
 
@@ -352,8 +365,9 @@ def beat(ctx: click.Context, pidfile: str | None, loglevel: str) -> None:
     """Run Celery beat, the scheduler."""
     from workers.celery_app import create_celery
 
-    settings = _process(ctx, "beat")
+    settings = _settings(ctx)
     _require_broker(settings)
+    _process(ctx, "beat")
     settings.home_dir.mkdir(parents=True, exist_ok=True)
     celery = create_celery(settings)
     celery.start([
@@ -375,16 +389,17 @@ def run(ctx: click.Context, host: str | None, port: int | None) -> None:
     from app.db.migrate import upgrade
     from app.demo import is_seeded, read_logins
 
-    settings = _process(ctx, "run")
+    settings = _settings(ctx)
     settings.require_secret_key()
     database = _database(settings)
+    _require_broker(settings)
+    _process(ctx, "run")
     upgrade(database.engine)
     with database.Session() as session:
         seeded = is_seeded(session)
     if settings.demo and not seeded:
         click.echo("First run: loading the demo estate (takes a minute)...")
         _seed(settings, database)
-    _require_broker(settings)
     database.dispose()
 
     children = [

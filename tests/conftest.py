@@ -34,7 +34,27 @@ from tests import mssql_capture
 # The SQL Server compile check runs when the session ends (see tests/mssql_capture.py).
 mssql_capture.activate()
 pytest_sessionfinish = mssql_capture.pytest_sessionfinish
-pytest_terminal_summary = mssql_capture.pytest_terminal_summary
+
+LIVE_MARKERS = ("postgres", "redis", "mssql")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+    """Say how many tests ran against each live service, so a CI log proves they ran."""
+    mssql_capture.pytest_terminal_summary(terminalreporter, exitstatus, config)
+    terminalreporter.section("live services")
+    for marker in LIVE_MARKERS:
+        counts = {}
+        for outcome in ("passed", "failed", "skipped", "error"):
+            counts[outcome] = sum(
+                1 for report in terminalreporter.stats.get(outcome, [])
+                if getattr(report, "when", "call") in ("call", "setup")
+                and marker in getattr(report, "keywords", {})
+                and (outcome != "skipped" or report.when == "setup" or report.when == "call")
+            )
+        terminalreporter.write_line(
+            f"{marker}: {counts['passed']} passed, {counts['failed'] + counts['error']} failed, "
+            f"{counts['skipped']} skipped"
+        )
 
 POSTGRES_ENV = "TWIN_TEST_POSTGRES_URL"
 REDIS_ENV = "TWIN_TEST_REDIS_URL"

@@ -12,19 +12,31 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, Table, TextClause, event
 from sqlalchemy.dialects import mssql
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.ddl import ExecutableDDLElement
+from sqlalchemy.sql.util import find_tables
 
+from app.db import Base
 from app.db.upsert import UPSERT_OPTION, upsert_statement
 
 STASH = pytest.StashKey[dict[str, ClauseElement]]()
 _statements: dict[str, ClauseElement] = {}
 
 
+def _is_ours(element: ClauseElement) -> bool:
+    """Statements on the application's tables; not SQLAlchemy's reflection of pg_catalog,
+    Alembic's bookkeeping, or kombu's and Celery's own tables."""
+    if isinstance(element, TextClause):
+        return True
+    return any(table.metadata is Base.metadata for table in find_tables(element, include_crud=True)
+               if isinstance(table, Table))
+
+
 def _capture(_conn: Any, element: Any, *_args: Any) -> None:
-    if isinstance(element, ClauseElement) and not isinstance(element, ExecutableDDLElement):
+    if (isinstance(element, ClauseElement) and not isinstance(element, ExecutableDDLElement)
+            and _is_ours(element)):
         try:
             key = f"{type(element).__name__}:{element}"
         except Exception:  # noqa: BLE001 - uncompilable on the default dialect: keep it anyway

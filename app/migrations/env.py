@@ -13,7 +13,8 @@ config = context.config
 def render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
     # Migrations must not import application types: UTCDateTime is a plain DateTime on disk.
     if type_ == "type" and isinstance(obj, UTCDateTime):
-        return "sa.DateTime()"
+        autogen_context.imports.add("from sqlalchemy.dialects import mssql")  # type: ignore[attr-defined]
+        return 'sa.DateTime().with_variant(mssql.DATETIME2(precision=6), "mssql")'
     return False
 
 target_metadata = Base.metadata

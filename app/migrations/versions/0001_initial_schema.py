@@ -4,7 +4,7 @@ Revision ID: 0001
 Revises: (none)
 Create Date: 2026-11-21 05:23:26.603216
 
-Times are stored as naive UTC (`DateTime`): `app.db.base.UTCDateTime` converts at the edge.
+Times are stored as naive UTC: `app.db.base.UTCDateTime` converts at the edge.
 """
 
 from __future__ import annotations
@@ -13,6 +13,10 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mssql
+
+# app.db.base.UTCDateTime on disk: naive UTC, DATETIME2(6) on SQL Server.
+UTC_DATETIME = sa.DateTime().with_variant(mssql.DATETIME2(precision=6), "mssql")
 
 
 revision: str = '0001'
@@ -26,13 +30,13 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('billing_email', sa.String(length=254), nullable=True),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('created_at', UTC_DATETIME, nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_suppliers')),
     sa.UniqueConstraint('name', name=op.f('uq_suppliers_name'))
     )
     op.create_table('worker_heartbeats',
     sa.Column('hostname', sa.String(length=200), nullable=False),
-    sa.Column('seen_at', sa.DateTime(), nullable=False),
+    sa.Column('seen_at', UTC_DATETIME, nullable=False),
     sa.Column('pid', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('hostname', name=op.f('pk_worker_heartbeats'))
     )
@@ -61,8 +65,8 @@ def upgrade() -> None:
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.String(length=1000), nullable=True),
     sa.Column('message_path', sa.String(length=500), nullable=True),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('sent_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', UTC_DATETIME, nullable=False),
+    sa.Column('sent_at', UTC_DATETIME, nullable=True),
     sa.ForeignKeyConstraint(['supplier_id'], ['suppliers.id'], name=op.f('fk_email_log_supplier_id_suppliers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_email_log')),
     sa.UniqueConstraint('idempotency_key', name=op.f('uq_email_log_idempotency_key'))
@@ -112,9 +116,9 @@ def upgrade() -> None:
     sa.Column('role', sa.String(length=16), nullable=False),
     sa.Column('is_active', sa.Boolean(), nullable=False),
     sa.Column('failed_logins', sa.Integer(), nullable=False),
-    sa.Column('locked_until', sa.DateTime(), nullable=True),
-    sa.Column('last_login_at', sa.DateTime(), nullable=True),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('locked_until', UTC_DATETIME, nullable=True),
+    sa.Column('last_login_at', UTC_DATETIME, nullable=True),
+    sa.Column('created_at', UTC_DATETIME, nullable=False),
     sa.CheckConstraint("role IN ('admin', 'operator', 'viewer')", name=op.f('ck_users_role')),
     sa.ForeignKeyConstraint(['supplier_id'], ['suppliers.id'], name=op.f('fk_users_supplier_id_suppliers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
@@ -130,7 +134,7 @@ def upgrade() -> None:
     sa.Column('asset_type', sa.String(length=32), nullable=False),
     sa.Column('parameters', sa.JSON(), nullable=False),
     sa.Column('upstream_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('created_at', UTC_DATETIME, nullable=False),
     sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_assets_site_id_sites')),
     sa.ForeignKeyConstraint(['upstream_id'], ['assets.id'], name=op.f('fk_assets_upstream_id_assets')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_assets')),
@@ -149,7 +153,7 @@ def upgrade() -> None:
     sa.Column('old', sa.JSON(), nullable=True),
     sa.Column('new', sa.JSON(), nullable=True),
     sa.Column('ip', sa.String(length=45), nullable=True),
-    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.Column('at', UTC_DATETIME, nullable=False),
     sa.ForeignKeyConstraint(['supplier_id'], ['suppliers.id'], name=op.f('fk_audit_log_supplier_id_suppliers')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_audit_log_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log'))
@@ -181,7 +185,7 @@ def upgrade() -> None:
     op.create_table('calculations',
     sa.Column('asset_id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=64), nullable=False),
-    sa.Column('ts', sa.DateTime(), nullable=False),
+    sa.Column('ts', UTC_DATETIME, nullable=False),
     sa.Column('value', sa.Float(), nullable=False),
     sa.ForeignKeyConstraint(['asset_id'], ['assets.id'], name=op.f('fk_calculations_asset_id_assets')),
     sa.PrimaryKeyConstraint('asset_id', 'name', 'ts', name=op.f('pk_calculations'))
@@ -190,14 +194,14 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('supplier_id', sa.Integer(), nullable=False),
     sa.Column('meter_id', sa.Integer(), nullable=False),
-    sa.Column('read_at', sa.DateTime(), nullable=False),
+    sa.Column('read_at', UTC_DATETIME, nullable=False),
     sa.Column('value', sa.Numeric(precision=14, scale=3), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('source', sa.String(length=16), nullable=False),
     sa.Column('flags', sa.String(length=200), nullable=True),
     sa.Column('reason', sa.String(length=500), nullable=True),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('created_at', UTC_DATETIME, nullable=False),
     sa.CheckConstraint("kind IN ('actual', 'estimated')", name=op.f('ck_meter_readings_kind')),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_meter_readings_created_by_id_users')),
     sa.ForeignKeyConstraint(['meter_id'], ['meters.id'], name=op.f('fk_meter_readings_meter_id_meters')),
@@ -220,14 +224,14 @@ def upgrade() -> None:
     sa.Column('features', sa.JSON(), nullable=False),
     sa.Column('params', sa.JSON(), nullable=False),
     sa.Column('library_versions', sa.JSON(), nullable=False),
-    sa.Column('train_from', sa.DateTime(), nullable=False),
-    sa.Column('train_to', sa.DateTime(), nullable=False),
+    sa.Column('train_from', UTC_DATETIME, nullable=False),
+    sa.Column('train_to', UTC_DATETIME, nullable=False),
     sa.Column('rows', sa.Integer(), nullable=False),
     sa.Column('holdout_metrics', sa.JSON(), nullable=False),
     sa.Column('needs_retraining', sa.Boolean(), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('activated_at', sa.DateTime(), nullable=True),
-    sa.Column('retired_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', UTC_DATETIME, nullable=False),
+    sa.Column('activated_at', UTC_DATETIME, nullable=True),
+    sa.Column('retired_at', UTC_DATETIME, nullable=True),
     sa.ForeignKeyConstraint(['asset_id'], ['assets.id'], name=op.f('fk_model_versions_asset_id_assets')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_model_versions')),
     sa.UniqueConstraint('asset_id', 'target', 'version', name=op.f('uq_model_versions_asset_id_target_version'))
@@ -253,17 +257,17 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('asset_id', sa.Integer(), nullable=False),
     sa.Column('sensor_id', sa.Integer(), nullable=True),
-    sa.Column('started_at', sa.DateTime(), nullable=False),
-    sa.Column('ended_at', sa.DateTime(), nullable=True),
+    sa.Column('started_at', UTC_DATETIME, nullable=False),
+    sa.Column('ended_at', UTC_DATETIME, nullable=True),
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('severity', sa.String(length=16), nullable=False),
     sa.Column('classification', sa.String(length=32), nullable=False),
     sa.Column('message', sa.String(length=1000), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('acknowledged_by_id', sa.Integer(), nullable=True),
-    sa.Column('acknowledged_at', sa.DateTime(), nullable=True),
+    sa.Column('acknowledged_at', UTC_DATETIME, nullable=True),
     sa.Column('ack_comment', sa.String(length=1000), nullable=True),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('created_at', UTC_DATETIME, nullable=False),
     sa.ForeignKeyConstraint(['acknowledged_by_id'], ['users.id'], name=op.f('fk_alerts_acknowledged_by_id_users')),
     sa.ForeignKeyConstraint(['asset_id'], ['assets.id'], name=op.f('fk_alerts_asset_id_assets')),
     sa.ForeignKeyConstraint(['sensor_id'], ['sensors.id'], name=op.f('fk_alerts_sensor_id_sensors')),
@@ -274,17 +278,17 @@ def upgrade() -> None:
 
     op.create_table('predictions',
     sa.Column('model_version_id', sa.Integer(), nullable=False),
-    sa.Column('ts', sa.DateTime(), nullable=False),
+    sa.Column('ts', UTC_DATETIME, nullable=False),
     sa.Column('value', sa.Float(), nullable=False),
     sa.Column('lower', sa.Float(), nullable=True),
     sa.Column('upper', sa.Float(), nullable=True),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('created_at', UTC_DATETIME, nullable=False),
     sa.ForeignKeyConstraint(['model_version_id'], ['model_versions.id'], name=op.f('fk_predictions_model_version_id_model_versions')),
     sa.PrimaryKeyConstraint('model_version_id', 'ts', name=op.f('pk_predictions'))
     )
     op.create_table('sensor_readings',
     sa.Column('sensor_id', sa.Integer(), nullable=False),
-    sa.Column('ts', sa.DateTime(), nullable=False),
+    sa.Column('ts', UTC_DATETIME, nullable=False),
     sa.Column('value', sa.Float(), nullable=False),
     sa.ForeignKeyConstraint(['sensor_id'], ['sensors.id'], name=op.f('fk_sensor_readings_sensor_id_sensors')),
     sa.PrimaryKeyConstraint('sensor_id', 'ts', name=op.f('pk_sensor_readings'))
@@ -292,8 +296,8 @@ def upgrade() -> None:
     op.create_table('validations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('model_version_id', sa.Integer(), nullable=False),
-    sa.Column('window_from', sa.DateTime(), nullable=False),
-    sa.Column('window_to', sa.DateTime(), nullable=False),
+    sa.Column('window_from', UTC_DATETIME, nullable=False),
+    sa.Column('window_to', UTC_DATETIME, nullable=False),
     sa.Column('n', sa.Integer(), nullable=False),
     sa.Column('mae', sa.Float(), nullable=True),
     sa.Column('rmse', sa.Float(), nullable=True),
@@ -302,7 +306,7 @@ def upgrade() -> None:
     sa.Column('coverage', sa.Float(), nullable=True),
     sa.Column('disposition', sa.String(length=16), nullable=False),
     sa.Column('reason', sa.String(length=500), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('created_at', UTC_DATETIME, nullable=False),
     sa.ForeignKeyConstraint(['model_version_id'], ['model_versions.id'], name=op.f('fk_validations_model_version_id_model_versions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_validations'))
     )
