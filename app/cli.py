@@ -247,7 +247,7 @@ def generate(ctx: click.Context, asset_id: int, start: str, end: str, interval: 
         for sensor_id, signal_spec in sensors:
             frames = generate_chunks(signal_spec, sensor_id, begin, finish, step, seed=seed,
                                      chunk_rows=settings.ingest.chunk_rows)
-            written += write_sensor_readings(database.engine, frames,
+            written += write_sensor_readings(database.sensors_engine, frames,
                                              chunk_rows=settings.ingest.chunk_rows,
                                              progress=bar.update).rows
     message = f"wrote {written:,} readings for {len(sensors)} sensors of asset {asset_id}"

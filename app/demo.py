@@ -296,7 +296,7 @@ def seed_demo(
         signal = asset_type(type_name).sensor(sensor_name).signal
         frames = generate_chunks(signal, sensor_id, start, now, interval, seed=demo.seed,
                                  chunk_rows=settings.ingest.chunk_rows)
-        write_sensor_readings(db.engine, frames, chunk_rows=settings.ingest.chunk_rows)
+        write_sensor_readings(db.sensors_engine, frames, chunk_rows=settings.ingest.chunk_rows)
         done += per_sensor
         if progress is not None:
             progress("sensor readings", done, total)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from app.db.models import Asset, Customer, Meter, MeterReading, Sensor, SensorReading, Site
@@ -38,8 +38,11 @@ class EstateSummary:
     sites: list[SiteSummary]
 
 
-def estate_summary(session: Session, supplier_id: int) -> EstateSummary:
-    """Counts and freshness of everything the supplier owns; every query is scoped to it."""
+def estate_summary(session: Session, sensor_source: Engine, supplier_id: int) -> EstateSummary:
+    """Counts and freshness of everything the supplier owns; every query is scoped to it.
+
+    Sensor readings are read from ``sensor_source`` (the plant historian, when configured).
+    """
     customers = session.scalar(
         select(func.count()).select_from(Customer).where(Customer.supplier_id == supplier_id)
     )
@@ -61,10 +64,11 @@ def estate_summary(session: Session, supplier_id: int) -> EstateSummary:
             sensor_ids = session.scalars(select(Sensor.id).where(Sensor.asset_id == asset.id)).all()
             # One primary-key seek per sensor: max(ts) of a single sensor_id is an index lookup
             # on every database, where a GROUP BY over many sensors may scan their history.
-            latest = [
-                session.scalar(select(func.max(SensorReading.ts)).where(SensorReading.sensor_id == sid))
-                for sid in sensor_ids
-            ]
+            with sensor_source.connect() as conn:
+                latest = [
+                    conn.scalar(select(func.max(SensorReading.ts)).where(SensorReading.sensor_id == sid))
+                    for sid in sensor_ids
+                ]
             seen = [ts for ts in latest if ts is not None]
             type_ = ASSET_TYPES.get(asset.asset_type)
             assets.append(

@@ -11,7 +11,7 @@ from dash import Input, Output, html
 from flask_login import current_user
 
 from app.estate import estate_summary
-from app.web.context import db_session
+from app.web.context import db_session, twin
 from layouts import ids
 
 LONDON = ZoneInfo("Europe/London")
@@ -44,7 +44,7 @@ def register(app: dash.Dash) -> None:
         Input(ids.URL, "pathname"),
     )
     def fill_estate(_pathname: str):  # type: ignore[no-untyped-def]
-        summary = estate_summary(db_session(), current_user.supplier_id)
+        summary = estate_summary(db_session(), twin().db.sensors_engine, current_user.supplier_id)
         assets = sum(len(site.assets) for site in summary.sites)
         stats = dbc.Row(
             [

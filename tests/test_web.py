@@ -179,3 +179,44 @@ def test_an_unexpected_error_is_a_calm_500_without_traceback(app: Flask, client:
     body = response.get_data(as_text=True)
     assert "secret internals" not in body and "Traceback" not in body
     assert "Something went wrong" in body
+
+
+def test_sensor_readings_are_read_from_a_separate_historian(tmp_path, tenants, db) -> None:
+    """With TWIN_SENSORS_DATABASE_URL set, sensor data comes from that database, not the main one."""
+    import pandas as pd
+
+    from app import create_app
+    from app.db.models import Asset, Sensor
+    from app.ingest import write_sensor_readings
+    from tests.conftest import AuthActions
+
+    alpha, _ = tenants
+    with db.Session() as session, session.begin():
+        site = Site(supplier_id=alpha.supplier_id, name="Alpha Works")
+        session.add(site)
+        session.flush()
+        asset = Asset(site_id=site.id, name="Boiler 9", asset_type="boiler", parameters={})
+        session.add(asset)
+        session.flush()
+        sensor = Sensor(asset_id=asset.id, name="pressure", unit="bar")
+        session.add(sensor)
+        session.flush()
+        sensor_id = sensor.id
+    historian_url = f"sqlite:///{tmp_path / 'historian.db'}"
+    settings = make_settings(tmp_path, database__url=db.settings.database_url,
+                             database__sensors_url=historian_url)
+    server = create_app(settings)
+    historian = server.extensions["energy_twin"].db.sensors_engine
+    assert historian is not server.extensions["energy_twin"].db.engine
+    # A historian keeps its own readings table, with no foreign key into the twin's catalogue.
+    from sqlalchemy import Column, DateTime, Float, Integer, MetaData, Table
+
+    Table("sensor_readings", MetaData(), Column("sensor_id", Integer, primary_key=True),
+          Column("ts", DateTime, primary_key=True), Column("value", Float)).create(historian)
+    frame = pd.DataFrame({"sensor_id": [sensor_id], "value": [2.5],
+                          "ts": pd.to_datetime(["2024-10-01T12:00:00Z"])})
+    write_sensor_readings(historian, frame)
+    client = server.test_client()
+    AuthActions(client).login(*alpha.users["viewer"])
+    text = json.dumps(estate_callback(client))
+    assert "Boiler 9" in text and "01 Oct 2024 13:00" in text  # shown in Europe/London time
