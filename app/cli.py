@@ -406,7 +406,9 @@ def run(ctx: click.Context, host: str | None, port: int | None) -> None:
         subprocess.Popen([sys.executable, "-m", "app", "worker"]),
         subprocess.Popen([sys.executable, "-m", "app", "beat"]),
     ]
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # Ctrl-C and SIGTERM both stop everything. SIGINT is set explicitly: a process started in
+    # the background of a non-interactive shell inherits it ignored.
+    previous = {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     host, port = host or settings.web.host, port or settings.web.port
     try:
         if settings.demo:
@@ -416,7 +418,8 @@ def run(ctx: click.Context, host: str | None, port: int | None) -> None:
     except KeyboardInterrupt:
         click.echo("\nstopping...")
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         _stop(children)
 
 

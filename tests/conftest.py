@@ -234,5 +234,47 @@ def auth(client: FlaskClient) -> AuthActions:
     return AuthActions(client)
 
 
+@dataclass(frozen=True)
+class Plant:
+    supplier_id: int
+    site_id: int
+    asset_id: int
+    sensor_ids: list[int]
+
+
+def add_plant(
+    database: Database,
+    sensors: int | list[str] = 2,
+    *,
+    name: str = "North Farm",
+    asset_type: str = "drivetrain",
+    supplier_id: int | None = None,
+) -> Plant:
+    """Supplier (new unless ``supplier_id``) -> Site -> Asset -> Sensors, committed.
+
+    ``sensors`` is a count (named sensor0, sensor1...) or a list of sensor names.
+    """
+    from app.db.models import Asset, Sensor, Site, Supplier
+
+    names = [f"sensor{i}" for i in range(sensors)] if isinstance(sensors, int) else sensors
+    with database.Session() as session, session.begin():
+        if supplier_id is None:
+            supplier = Supplier(name=f"{name} Energy")
+            session.add(supplier)
+            session.flush()
+            supplier_id = supplier.id
+        site = Site(supplier_id=supplier_id, name=name)
+        session.add(site)
+        session.flush()
+        asset = Asset(site_id=site.id, name="Turbine 1", asset_type=asset_type,
+                      parameters={"rated_power_kw": 90.0})
+        session.add(asset)
+        session.flush()
+        found = [Sensor(asset_id=asset.id, name=n, unit="Nm") for n in names]
+        session.add_all(found)
+        session.flush()
+        return Plant(supplier_id, site.id, asset.id, [s.id for s in found])
+
+
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=timezone.utc)  # type: ignore[misc]

@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 
 from app.cli import main
 from app.db import Database
-from app.db.models import Asset, Sensor, SensorReading, Site, Supplier, User
-from tests.conftest import make_settings
+from app.db.models import Sensor, SensorReading, User
+from tests.conftest import add_plant, make_settings
 
 COMMANDS = [[], ["run"], ["web"], ["worker"], ["beat"], ["db"], ["db", "upgrade"],
             ["db", "current"], ["seed-demo"], ["generate"], ["users"], ["users", "create"],
@@ -133,19 +133,7 @@ def test_upgrade_then_suppliers_and_users_are_created(tmp_path: Path) -> None:
 def test_generate_writes_every_sensor_of_the_asset_through_the_bulk_path(tmp_path: Path) -> None:
     invoke(["db", "upgrade"], tmp_path)
     database = Database(make_settings(tmp_path))
-    with database.Session() as session, session.begin():
-        supplier = Supplier(name="Acme")
-        session.add(supplier)
-        session.flush()
-        site = Site(supplier_id=supplier.id, name="Wind farm")
-        session.add(site)
-        session.flush()
-        asset = Asset(site_id=site.id, name="WT1", asset_type="drivetrain", parameters={})
-        session.add(asset)
-        session.flush()
-        for name, unit in (("torque", "Nm"), ("speed", "rpm"), ("oil_temperature", "°C")):
-            session.add(Sensor(asset_id=asset.id, name=name, unit=unit))
-        asset_id = asset.id
+    asset_id = add_plant(database, ["torque", "speed", "oil_temperature"]).asset_id
     args = ["generate", "--asset", str(asset_id), "--from", "2024-10-01", "--to", "2024-10-01T02:00"]
     result = invoke(args, tmp_path)
     assert result.exit_code == 0, result.output

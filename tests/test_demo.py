@@ -11,7 +11,16 @@ from sqlalchemy import func, select
 from app.db import Database
 from app.db.migrate import upgrade
 from app.db.models import (
-    Asset, Customer, Meter, MeterReading, Sensor, SensorReading, Site, Supplier, Tariff, User,
+    Asset,
+    Customer,
+    Meter,
+    MeterReading,
+    Sensor,
+    SensorReading,
+    Site,
+    Supplier,
+    Tariff,
+    User,
 )
 from app.demo import DemoError, read_logins, seed_demo
 from tests.conftest import make_settings, utc

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.db.models import AuditLog, Site, User
-from tests.conftest import AuthActions, Tenant, make_settings
+from tests.conftest import AuthActions, Tenant, add_plant, make_settings
 
 PUBLIC = {"/login", "/healthz", "/static/css/bootstrap.min.css"}
 
@@ -34,6 +34,7 @@ def test_every_route_but_the_allowlist_refuses_anonymous_requests(app: Flask, cl
     assert ("GET", "/_dash-layout") in paths
     for method, path in paths:
         response = client.open(path, method=method, json={} if method == "POST" else None)
+        response.close()  # a static file response holds the file open
         if path in PUBLIC:
             assert response.status_code in (200, 503), path
             continue
@@ -186,22 +187,12 @@ def test_sensor_readings_are_read_from_a_separate_historian(tmp_path, tenants, d
     import pandas as pd
 
     from app import create_app
-    from app.db.models import Asset, Sensor
     from app.ingest import write_sensor_readings
     from tests.conftest import AuthActions
 
     alpha, _ = tenants
-    with db.Session() as session, session.begin():
-        site = Site(supplier_id=alpha.supplier_id, name="Alpha Works")
-        session.add(site)
-        session.flush()
-        asset = Asset(site_id=site.id, name="Boiler 9", asset_type="boiler", parameters={})
-        session.add(asset)
-        session.flush()
-        sensor = Sensor(asset_id=asset.id, name="pressure", unit="bar")
-        session.add(sensor)
-        session.flush()
-        sensor_id = sensor.id
+    sensor_id = add_plant(db, ["pressure"], name="Alpha Works", asset_type="boiler",
+                          supplier_id=alpha.supplier_id).sensor_ids[0]
     historian_url = f"sqlite:///{tmp_path / 'historian.db'}"
     settings = make_settings(tmp_path, database__url=db.settings.database_url,
                              database__sensors_url=historian_url)
@@ -219,4 +210,4 @@ def test_sensor_readings_are_read_from_a_separate_historian(tmp_path, tenants, d
     client = server.test_client()
     AuthActions(client).login(*alpha.users["viewer"])
     text = json.dumps(estate_callback(client))
-    assert "Boiler 9" in text and "01 Oct 2024 13:00" in text  # shown in Europe/London time
+    assert "Turbine 1" in text and "01 Oct 2024 13:00" in text  # shown in Europe/London time

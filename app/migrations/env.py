@@ -41,6 +41,11 @@ def run_migrations_offline() -> None:
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
     )
+    dialect = context.get_context().dialect
+    if dialect.name == "mssql" and not dialect.server_version_info:
+        # No server to ask: render for SQL Server 2022, not SQLAlchemy's pre-2008 fallback
+        # (DATE and TIME as DATETIME).
+        dialect.server_version_info = (16,)
     with context.begin_transaction():
         context.run_migrations()
 
