@@ -6,12 +6,12 @@ import logging
 from typing import Any
 
 import dash
-import dash_bootstrap_components as dbc
 from flask import Flask
 
 from app.db import Database
 from app.web import auth, errors, health
-from app.web.context import TwinContext, init_app as init_context
+from app.web.context import TwinContext
+from app.web.context import init_app as init_context
 from settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
