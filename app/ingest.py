@@ -47,10 +47,10 @@ class IngestResult:
     merged_chunks: int = 0
 
 
-def normalise(frame: pd.DataFrame) -> pd.DataFrame:
+def normalise(frame: pd.DataFrame, first_row: int = 0) -> pd.DataFrame:
     """Validate a frame of (sensor_id, ts, value) and return it with naive-UTC ``ts``
     (``datetime64[us]``), int64 ids and float64 values, one row per (sensor_id, ts), the
-    last occurrence of a duplicate winning."""
+    last occurrence of a duplicate winning. Errors count rows from ``first_row``."""
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise IngestError(f"sensor readings need columns {', '.join(COLUMNS)}; missing {missing}")
@@ -59,12 +59,12 @@ def normalise(frame: pd.DataFrame) -> pd.DataFrame:
     if not isinstance(ts.dtype, pd.DatetimeTZDtype):
         raise IngestError("ts must be timezone-aware (UTC) timestamps")
     if ts.isna().any():
-        first = int(np.flatnonzero(ts.isna().to_numpy())[0])
+        first = first_row + int(np.flatnonzero(ts.isna().to_numpy())[0])
         raise IngestError(f"{int(ts.isna().sum())} reading(s) have no ts (first at row {first})")
     ids = pd.to_numeric(out["sensor_id"], errors="coerce")
     bad_id = (ids.isna() | (ids != np.round(ids))).to_numpy()
     if bad_id.any():
-        first = int(np.flatnonzero(bad_id)[0])
+        first = first_row + int(np.flatnonzero(bad_id)[0])
         raise IngestError(
             f"{int(bad_id.sum())} reading(s) have no integer sensor_id (first at row {first})"
         )
@@ -77,7 +77,7 @@ def normalise(frame: pd.DataFrame) -> pd.DataFrame:
     )
     bad = ~np.isfinite(out["value"].to_numpy())
     if bad.any():
-        first = int(np.flatnonzero(bad)[0])
+        first = first_row + int(np.flatnonzero(bad)[0])
         raise IngestError(
             f"{int(bad.sum())} reading(s) have no finite value (first at row {first})"
         )
@@ -222,11 +222,14 @@ _WRITERS: dict[str, Callable[[Connection, pd.DataFrame], bool]] = {
 
 
 def _chunks(frames: pd.DataFrame | Iterable[pd.DataFrame], chunk_rows: int):
+    """(row number of the chunk's first row across all frames, chunk)."""
     if isinstance(frames, pd.DataFrame):
         frames = (frames,)
+    offset = 0
     for frame in frames:
         for start in range(0, len(frame), chunk_rows):
-            yield frame.iloc[start : start + chunk_rows]
+            yield offset + start, frame.iloc[start : start + chunk_rows]
+        offset += len(frame)
 
 
 def write_sensor_readings(
@@ -254,10 +257,10 @@ def write_sensor_readings(
         # The writers work on the DBAPI connection, which SQLAlchemy does not see: begin here
         # so that the caller's conn.commit() (commit-as-you-go) commits these rows.
         target.begin()
-    for raw_chunk in _chunks(frames, chunk_rows):
+    for first_row, raw_chunk in _chunks(frames, chunk_rows):
         if raw_chunk.empty:
             continue
-        chunk = normalise(raw_chunk)
+        chunk = normalise(raw_chunk, first_row)
         if isinstance(target, Engine):
             with target.begin() as conn:
                 merged = writer(conn, chunk)

@@ -265,11 +265,17 @@ def test_the_refusal_message_says_which_row_has_no_finite_value(db: Database) ->
         write_sensor_readings(db.engine, refused_frames(sensor)["NaN value"])
 
 
-# BUG (reported): normalise() checks neither ts for NaT nor sensor_id for missing or fractional
-# values. On SQLite a NaT is stored as the text 'Na ' ('NaT' with its T replaced), after which
-# every ORM read of the table fails; PostgreSQL's COPY fails with a raw InvalidDatetimeFormat. A
-# None sensor_id becomes -2**63 (a driver error, not IngestError) and 1.5 becomes sensor 1: the
-# reading is silently stored against the wrong sensor.
+def test_the_refused_row_is_counted_across_chunks_and_frames(db: Database) -> None:
+    sensor = add_plant(db, 1).sensor_ids[0]
+    good = frame(rows_for(sensor, 7))
+    bad = frame(rows_for(sensor, 5, start=T0 + timedelta(days=1)))
+    bad.loc[3, "value"] = float("nan")
+    with pytest.raises(IngestError, match=r"first at row 10\)"):  # 7 + 3, in the 3rd chunk
+        write_sensor_readings(db.engine, [good, bad], chunk_rows=4)
+
+
+# Regression: a NaT used to be stored on SQLite as the text 'Na ', after which every ORM read of
+# the table failed; a None sensor_id became -2**63 and 1.5 became sensor 1 (the wrong sensor).
 @pytest.mark.parametrize("case", ["NaT ts", "None sensor_id", "fractional sensor_id"])
 def test_a_missing_timestamp_or_a_non_integer_sensor_id_is_refused(db: Database, case: str) -> None:
     sensors = add_plant(db, 2).sensor_ids
