@@ -28,8 +28,10 @@ from app.db import Database
 from app.db.models import Asset, Customer, Meter, MeterReading, Sensor, Site, Supplier, Tariff
 from app.generator import count_points, generate_chunks
 from app.ingest import write_sensor_readings
+from app.readings import kwh_for, refresh_meter_summary
+from app.tariffs import Rate, period_cost
 from app.twins import asset_type
-from settings import Settings
+from settings import Settings, TariffSettings
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +44,10 @@ SUPPLIERS = (
 )
 ROLES = ("admin", "operator", "viewer")
 
-# Demo tariffs, quoted including 5 % VAT the way Ofgem quotes the price cap. The first quarter
-# is the real October-December 2024 cap for electricity (24.50 p/kWh, 60.99 p/day); the others
-# are illustrative values of the same order, not published figures.
+# Demo tariffs, quoted including 5 % VAT the way Ofgem quotes the price cap, one pair a quarter.
+# They are of the cap's order (the first electricity pair is the October-December 2024 cap,
+# 24.50 p/kWh and 60.99 p/day) but illustrative: not the published figures for the quarters
+# the demo gives them to.
 ELECTRICITY_PRICES = (
     ("24.50", "60.99"), ("24.86", "60.97"), ("27.03", "53.80"), ("25.73", "51.37"),
     ("26.35", "53.68"), ("27.69", "54.75"), ("26.10", "52.90"), ("25.40", "51.80"),
@@ -169,7 +172,7 @@ def _daily_use(fuel: str, day: date, base: float) -> float:
 
 def _seed_meters(
     session: Session, rng: np.random.Generator, supplier: Supplier, count: int,
-    now: datetime, history_days: int,
+    now: datetime, history_days: int, rates: dict[str, list[Rate]], tariff_settings: TariffSettings,
 ) -> int:
     first_day = (now - timedelta(days=history_days)).date()
     customers: list[Customer] = []
@@ -216,17 +219,25 @@ def _seed_meters(
             if read_at > now:
                 break
             estimated = not meter.is_smart and len(rows) % 3 == 2
-            rows.append(
-                MeterReading(
-                    supplier_id=supplier.id, meter_id=meter.id, read_at=read_at,
-                    value=Decimal(f"{register:.3f}" if meter.is_smart else f"{register:.0f}"),
-                    kind="estimated" if estimated else "actual", source="seed",
-                )
+            reading = MeterReading(
+                supplier_id=supplier.id, meter_id=meter.id, read_at=read_at,
+                value=Decimal(f"{register:.3f}" if meter.is_smart else f"{register:.0f}"),
+                kind="estimated" if estimated else "actual", source="seed",
             )
+            if rows:  # price the period this reading closes, as a save would
+                previous = rows[-1]
+                reading.advance = reading.value - previous.value
+                reading.kwh = kwh_for(meter.fuel, reading.advance, tariff_settings)
+                cost = period_cost(rates[meter.tariff_code], previous.read_at, read_at, reading.kwh)
+                reading.days, reading.energy_p, reading.standing_p = cost.days, cost.energy, cost.standing
+                reading.vat_p, reading.total_p = cost.vat, cost.total
+            rows.append(reading)
             for offset in range(step):
                 register += _daily_use(meter.fuel, day + timedelta(days=offset), base) * float(rng.uniform(0.7, 1.3))
             day += timedelta(days=step)
         session.add_all(rows)
+        session.flush()
+        refresh_meter_summary(session, meter.id)
         readings += len(rows)
     return readings
 
@@ -260,11 +271,16 @@ def seed_demo(
                 create_user(session, supplier_name=name, email=login.email,
                             name=f"{role.title()} ({name})", password=login.password, role=role)
                 logins.append(login)
-            session.add_all(_tariffs(supplier.id, (now - timedelta(days=demo.meter_history_days)).date(),
-                                     now.date(), settings.tariffs.domestic_vat_rate))
+            tariffs = _tariffs(supplier.id, (now - timedelta(days=demo.meter_history_days)).date(),
+                               now.date(), settings.tariffs.domestic_vat_rate)
+            session.add_all(tariffs)
+            rates: dict[str, list[Rate]] = {}
+            for tariff in tariffs:
+                rates.setdefault(tariff.code, []).append(Rate.of(tariff))
             count = round(demo.meters * share) if index < len(SUPPLIERS) - 1 else demo.meters - sum(
                 round(demo.meters * s) for _, _, s in SUPPLIERS[:-1])
-            readings = _seed_meters(session, rng, supplier, count, now, demo.meter_history_days)
+            readings = _seed_meters(session, rng, supplier, count, now, demo.meter_history_days,
+                                    rates, settings.tariffs)
             log.info("seeded %s: %d meters, %d readings", name, count, readings)
             for site_name, location, assets in SITES[name]:
                 site = Site(supplier_id=supplier.id, name=site_name, location=location,

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import dash
 
-from callbacks import estate
+from callbacks import estate, meters
 
 
 def register_callbacks(app: dash.Dash) -> None:
     estate.register(app)
+    meters.register(app)

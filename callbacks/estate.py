@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, html
@@ -12,13 +9,8 @@ from flask_login import current_user
 
 from app.estate import estate_summary
 from app.web.context import db_session, twin
+from callbacks.formatting import when as _when
 from layouts import ids
-
-LONDON = ZoneInfo("Europe/London")
-
-
-def _when(ts: datetime | None) -> str:
-    return ts.astimezone(LONDON).strftime("%d %b %Y %H:%M") if ts else "no data yet"
 
 
 def _stat(label: str, value: str, note: str = "") -> dbc.Col:

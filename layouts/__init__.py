@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dash
 
-from layouts import estate
+from layouts import estate, meters
 
-PAGES = (estate,)
+PAGES = (estate, meters)
 
 
 def register_pages() -> None:

@@ -17,6 +17,7 @@ def navbar() -> dbc.Navbar:
                 dbc.Nav(
                     [
                         dbc.NavItem(dbc.NavLink("Estate", href="/", active="exact")),
+                        dbc.NavItem(dbc.NavLink("Meters", href="/meters", active="exact")),
                         dbc.NavItem(dbc.NavLink("Sign out", href="/logout", external_link=True)),
                     ],
                     className="ms-auto",

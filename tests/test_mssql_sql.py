@@ -100,9 +100,12 @@ def offline_sql() -> str:
 
 
 def create_table_block(sql: str, table: str) -> str:
+    """The column definitions of ``table``: its CREATE TABLE body, plus the columns later
+    migrations ADD (one per line, in the same form)."""
     found = re.search(rf"CREATE TABLE {table} \((.*?)\n\);", sql, re.S)
     assert found, f"no CREATE TABLE {table} in the offline SQL"
-    return found.group(1)
+    added = re.findall(rf"^ALTER TABLE {table} ADD (.+?);$", sql, re.M)
+    return found.group(1) + "".join(f"\n    {column}" for column in added)
 
 
 def column_type(block: str, column: str) -> str:

@@ -84,12 +84,22 @@ class Meter(Base):
     supply_address: Mapped[str] = mapped_column(String(500))
     installed_on: Mapped[date] = mapped_column(Date)
     is_smart: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Running summary, recomputed from the readings whenever one is saved (never incremented,
+    # so it cannot drift): the grid sorts and totals on these without aggregating history.
+    last_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_value: Mapped[Decimal | None] = mapped_column(Numeric(14, 3))
+    last_kind: Mapped[str | None] = mapped_column(String(16))
+    cost_to_date_p: Mapped[Decimal] = mapped_column(Numeric(18, 6), default=Decimal(0),
+                                                    server_default="0")
 
     customer: Mapped[Customer] = relationship(back_populates="meters")
 
 
 class MeterReading(Base):
-    """A register reading. ``flags`` records why a suspicious read was accepted anyway."""
+    """A register reading, with the supply period it closes priced: ``advance`` (register units)
+    since the previous reading, its ``kwh``, ``days`` and exact pence (net energy, net standing
+    charge, VAT; total = their sum). A meter's first reading opens the history: no period.
+    ``flags`` records why a suspicious read was accepted anyway, ``reason`` the user's words."""
 
     __tablename__ = "meter_readings"
     __table_args__ = (
@@ -105,6 +115,13 @@ class MeterReading(Base):
     value: Mapped[Decimal] = mapped_column(Numeric(14, 3))
     kind: Mapped[str] = mapped_column(String(16), default="actual")
     source: Mapped[str] = mapped_column(String(16))
+    advance: Mapped[Decimal | None] = mapped_column(Numeric(14, 3))
+    kwh: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
+    days: Mapped[int | None] = mapped_column(Integer)
+    energy_p: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
+    standing_p: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
+    vat_p: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
+    total_p: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
     flags: Mapped[str | None] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(String(500))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -1,0 +1,187 @@
+"""The meters page: the supplier's TOTAL, the meters grid, and the reading modal.
+
+Components only; ``callbacks.meters`` fills them. Amounts arrive formatted: sorting and
+filtering happen on the server, so the grid needs no formatting code in the browser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from layouts import ids
+
+PATH = "/meters"
+TITLE = "Meters · Energy Twin"
+PAGE_SIZE = 50
+
+_TEXT = {"filter": "agTextColumnFilter", "filterParams": {"filterOptions": ["contains", "equals", "startsWith"], "maxNumConditions": 1}}
+_NUMBER = {"filter": "agNumberColumnFilter", "filterParams": {"filterOptions": ["greaterThan", "lessThan", "inRange", "equals"], "maxNumConditions": 1}, "type": "rightAligned"}
+
+COLUMNS = [
+    {"field": "serial", "headerName": "Meter", "pinned": "left", "width": 130, **_TEXT},
+    {"field": "customer", "headerName": "Customer", "width": 160, **_TEXT},
+    {"field": "address", "headerName": "Address", "flex": 1, "minWidth": 220, **_TEXT},
+    {"field": "fuel", "headerName": "Fuel", "width": 115, **_TEXT},
+    {"field": "tariff", "headerName": "Tariff", "width": 100, **_TEXT},
+    {"field": "last_value", "headerName": "Last reading", "width": 135, **_NUMBER},
+    {"field": "last_read_at", "headerName": "Read on", "width": 150, "filter": False},
+    {"field": "last_kind", "headerName": "Type", "width": 110, **_TEXT},
+    {"field": "period_kwh", "headerName": "kWh this period", "width": 150, **_NUMBER},
+    {"field": "period_cost", "headerName": "Cost this period", "width": 150, **_NUMBER},
+    {"field": "cost_to_date", "headerName": "Cost to date", "width": 140, **_NUMBER},
+]
+
+
+def layout(**_query: str) -> html.Div:
+    return html.Div(
+        [
+            dcc.Store(id=ids.METERS_SAVED, data=0),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        [
+                            html.H1("Meters", className="h3"),
+                            html.P("Select a meter and enter its reading; costs follow the "
+                                   "supplier's dated tariffs.", className="text-muted mb-0"),
+                        ],
+                        md=7,
+                    ),
+                    dbc.Col(html.Div(id=ids.METERS_TOTAL), md=5),
+                ],
+                className="mb-3 align-items-end",
+            ),
+            html.Div(
+                [
+                    dbc.Button("Enter reading", id=ids.METERS_ENTER, color="primary",
+                               disabled=True, className="me-2"),
+                    html.Span("Select a meter in the grid first.", id=ids.METERS_NOTICE,
+                              className="text-muted small"),
+                ],
+                className="mb-2",
+            ),
+            dag.AgGrid(
+                id=ids.METERS_GRID,
+                columnDefs=COLUMNS,
+                rowModelType="infinite",
+                defaultColDef={"sortable": True, "resizable": True, "floatingFilter": True},
+                dashGridOptions={
+                    "pagination": True,
+                    "paginationPageSize": PAGE_SIZE,
+                    "paginationPageSizeSelector": False,
+                    "cacheBlockSize": PAGE_SIZE,
+                    "maxBlocksInCache": 4,
+                    "rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True},
+                },
+                getRowId="params.data.id",
+                style={"height": "560px"},
+            ),
+            reading_modal(),
+        ]
+    )
+
+
+def total_card(total: str, period: str, meters: int, period_label: str) -> dbc.Card:
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.Div("TOTAL to date", className="text-muted small text-uppercase"),
+                html.Div(total, id="supplier-total", className="display-6 fw-semibold"),
+                html.Div(f"{meters:,} meters · {period} this billing period ({period_label})",
+                         className="small text-muted"),
+            ]
+        ),
+        className="shadow-sm text-end",
+    )
+
+
+def reading_modal() -> dbc.Modal:
+    return dbc.Modal(
+        [
+            dcc.Store(id=ids.READING_STORE),
+            dbc.ModalHeader(dbc.ModalTitle("New meter reading")),
+            dbc.ModalBody(
+                [
+                    html.Div(id=ids.READING_DETAILS),
+                    html.Hr(),
+                    dbc.Label("New reading", html_for=ids.READING_VALUE, className="fw-semibold"),
+                    dbc.Input(id=ids.READING_VALUE, type="text", inputMode="decimal",
+                              autoComplete="off", placeholder="e.g. 012345",
+                              debounce=False, maxLength=20),
+                    html.Div(
+                        [
+                            html.Span("Read at ", className="text-muted"),
+                            html.Span(id=ids.READING_AT_TEXT),
+                            dbc.Button("Back-date", id=ids.READING_BACKDATE, color="link",
+                                       size="sm", className="ms-1 p-0 align-baseline"),
+                        ],
+                        className="small mt-1",
+                    ),
+                    dbc.Collapse(
+                        dbc.Input(id=ids.READING_AT, type="datetime-local", className="mt-1"),
+                        id=f"{ids.READING_AT}-collapse",
+                        is_open=False,
+                    ),
+                    html.Div(id=ids.READING_PREVIEW, className="mt-3"),
+                    dbc.Collapse(
+                        [
+                            dbc.RadioItems(
+                                id=ids.READING_LOWER_MEANS,
+                                options=[
+                                    {"label": "The previous reading was too high (an estimate "
+                                              "or a misread): record a credit", "value": "correction"},
+                                    {"label": "The register rolled over past zero", "value": "rollover"},
+                                ],
+                                value="correction",
+                                className="small mb-2",
+                            ),
+                            dbc.Label("Reason (required to save this reading)", html_for=ids.READING_REASON,
+                                      className="small"),
+                            dbc.Input(id=ids.READING_REASON, type="text", maxLength=500),
+                        ],
+                        id=ids.READING_CONFIRM,
+                        is_open=False,
+                    ),
+                    html.Div(id=ids.READING_RESULT, className="mt-2"),
+                ]
+            ),
+            dbc.ModalFooter(
+                [
+                    dbc.Button("Cancel", id=ids.READING_CANCEL, color="secondary", outline=True),
+                    dbc.Button("Save reading", id=ids.READING_SAVE, color="primary", disabled=True),
+                ]
+            ),
+        ],
+        id=ids.READING_MODAL,
+        is_open=False,
+        size="lg",
+        backdrop="static",
+        scrollable=True,
+    )
+
+
+def details(rows: Iterable[tuple[str, str]]) -> html.Dl:
+    """Read-only facts of the meter, as a definition list (nothing here is editable)."""
+    items: list[html.Dt | html.Dd] = []
+    for label, value in rows:
+        items.append(html.Dt(label, className="col-sm-4 text-muted fw-normal"))
+        items.append(html.Dd(value, className="col-sm-8 mb-1"))
+    return html.Dl(items, className="row mb-0")
+
+
+def preview(lines: Iterable[tuple[str, str]], *, errors: list[str], warnings: list[str]) -> html.Div:
+    """The live cost preview, and the problems with the reading as typed."""
+    children: list[object] = []
+    for message in errors:
+        children.append(dbc.Alert(message, color="danger", className="py-2 mb-2 reading-error"))
+    for message in warnings:
+        children.append(dbc.Alert(message, color="warning", className="py-2 mb-2 reading-warning"))
+    rows = [html.Tr([html.Td(label), html.Td(value, className="text-end fw-semibold",
+                                              id=f"preview-{label.split()[0].lower()}")])
+            for label, value in lines]
+    if rows:
+        children.append(dbc.Table(html.Tbody(rows), size="sm", className="mb-0", id="reading-costs"))
+    return html.Div(children)
