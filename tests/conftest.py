@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from app.db import Database
@@ -274,6 +274,48 @@ def add_plant(
         session.add_all(found)
         session.flush()
         return Plant(supplier_id, site.id, asset.id, [s.id for s in found])
+
+
+def add_meter(
+    database: Database,
+    supplier_id: int,
+    *,
+    serial: str = "E1000001",
+    fuel: str = "electricity",
+    previous: tuple[datetime, str] | None = None,
+    unit_rate: str = "24.50",
+    standing: str = "60.99",
+) -> int:
+    """A customer with one meter on a VAT-inclusive tariff valid since 2020, and optionally a
+    previous reading (time, value); returns the meter id."""
+    from datetime import date
+    from decimal import Decimal
+
+    from app.db.models import Customer, Meter, MeterReading, Tariff
+    from app.readings import refresh_meter_summary
+
+    code = "STD-E" if fuel == "electricity" else "STD-G"
+    with database.Session() as session, session.begin():
+        if not session.scalar(select(Tariff.id).where(Tariff.supplier_id == supplier_id, Tariff.code == code)):
+            session.add(Tariff(supplier_id=supplier_id, code=code, name=f"Standard {fuel}", fuel=fuel,
+                               unit_rate_p_per_kwh=Decimal(unit_rate),
+                               standing_charge_p_per_day=Decimal(standing), vat_rate=Decimal("0.05"),
+                               prices_include_vat=True, valid_from=date(2020, 1, 1)))
+        customer = Customer(supplier_id=supplier_id, account_number=f"A-{serial}",
+                            name=f"Customer of {serial}", address="1 High Street, Derby DE1 1AA")
+        session.add(customer)
+        session.flush()
+        meter = Meter(supplier_id=supplier_id, customer_id=customer.id, serial=serial, fuel=fuel,
+                      tariff_code=code, register_digits=6, supply_address=customer.address,
+                      installed_on=date(2020, 1, 1))
+        session.add(meter)
+        session.flush()
+        if previous is not None:
+            session.add(MeterReading(supplier_id=supplier_id, meter_id=meter.id, read_at=previous[0],
+                                     value=Decimal(previous[1]), kind="actual", source="seed"))
+            session.flush()
+            refresh_meter_summary(session, meter.id)
+        return meter.id
 
 
 def utc(*args: int) -> datetime:
