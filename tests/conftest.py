@@ -35,7 +35,7 @@ from tests import mssql_capture
 mssql_capture.activate()
 pytest_sessionfinish = mssql_capture.pytest_sessionfinish
 
-LIVE_MARKERS = ("postgres", "redis", "mssql")
+LIVE_MARKERS = ("postgres", "redis", "mssql", "browser")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
