@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -106,3 +106,70 @@ def authenticate(session: Session, email: str, password: str, *, ip: str | None 
     user.last_login_at = now
     record(session, "login.succeeded", supplier_id=user.supplier_id, user_id=user.id, ip=ip)
     return LoginOutcome(user)
+
+
+@dataclass(frozen=True)
+class UserSummary:
+    id: int
+    email: str
+    name: str
+    role: str
+    is_active: bool
+    last_login_at: datetime | None
+    locked: bool
+
+
+def list_users(session: Session, supplier_id: int) -> list[UserSummary]:
+    """The supplier's staff, admins first."""
+    now = utcnow()
+    users = session.scalars(
+        select(User).where(User.supplier_id == supplier_id).order_by(User.role, User.email)
+    ).all()
+    return [UserSummary(u.id, u.email, u.name, u.role, u.is_active, u.last_login_at,
+                        u.locked_until is not None and u.locked_until > now) for u in users]
+
+
+def update_user(
+    session: Session, *, supplier_id: int, actor_id: int, user_id: int, role: str,
+    is_active: bool, ip: str | None = None,
+) -> User:
+    """Change a user's role or active state (admins only; the caller checks the actor's role).
+
+    Refuses to leave the supplier without an active admin, so nobody can lock everyone out.
+    Reactivating also clears a lockout.
+    """
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    user = session.scalar(select(User).where(User.id == user_id, User.supplier_id == supplier_id))
+    if user is None:
+        raise AccountError("no such user")
+    admins_left = session.scalar(
+        select(func.count()).select_from(User).where(
+            User.supplier_id == supplier_id, User.role == "admin", User.is_active.is_(True),
+            User.id != user_id,
+        )
+    )
+    if not admins_left and (role != "admin" or not is_active):
+        raise AccountError("at least one active admin must remain")
+    old = {"role": user.role, "is_active": user.is_active}
+    user.role, user.is_active = role, is_active
+    if is_active:
+        user.locked_until, user.failed_logins = None, 0
+    record(session, "user.updated", supplier_id=supplier_id, user_id=actor_id, entity="user",
+           entity_id=user.id, old=old, new={"role": role, "is_active": is_active}, ip=ip)
+    return user
+
+
+def set_billing_email(session: Session, *, supplier_id: int, actor_id: int, email: str | None,
+                      ip: str | None = None) -> None:
+    """Set (or clear) the supplier's billing contact, who is copied on cost summaries."""
+    email = normalise_email(email or "") or None
+    if email is not None and not _EMAIL.match(email):
+        raise AccountError(f"{email!r} is not an email address")
+    supplier = session.get(Supplier, supplier_id)
+    if supplier is None:
+        raise AccountError("no such supplier")
+    record(session, "supplier.billing_email", supplier_id=supplier_id, user_id=actor_id,
+           entity="supplier", entity_id=supplier_id, old={"billing_email": supplier.billing_email},
+           new={"billing_email": email}, ip=ip)
+    supplier.billing_email = email

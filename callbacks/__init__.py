@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import dash
 
-from callbacks import estate, meters
+from callbacks import admin, estate, meters
 
 
 def register_callbacks(app: dash.Dash) -> None:
     estate.register(app)
     meters.register(app)
+    admin.register(app)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dash
 
-from layouts import estate, meters
+from layouts import admin, estate, meters
 
-PAGES = (estate, meters)
+PAGES = (estate, meters, admin)
 
 
 def register_pages() -> None:

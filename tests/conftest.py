@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -227,6 +228,42 @@ class AuthActions:
 
     def logout(self):  # type: ignore[no-untyped-def]
         return self._client.get("/logout")
+
+
+class DashCaller:
+    """Calls a callback the way the Dash renderer does, built from /_dash-dependencies."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+        response = client.get("/_dash-dependencies")
+        assert response.status_code == 200
+        self.dependencies = response.get_json()
+
+    def _callback(self, output: str) -> dict[str, Any]:
+        for dep in self.dependencies:
+            if output in dep["output"]:
+                return dep
+        raise AssertionError(f"no callback outputs {output}")
+
+    def __call__(self, output: str, values: dict[str, Any], changed: str | None = None):  # type: ignore[no-untyped-def]
+        dep = self._callback(output)
+        outputs = []
+        for part in dep["output"].strip(".").split("..."):
+            ident, prop = part.rsplit(".", 1)
+            outputs.append({"id": ident, "property": prop})
+
+        def fill(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [{**item, "value": values.get(f"{item['id']}.{item['property']}")} for item in items]
+
+        inputs = fill(dep["inputs"])
+        payload = {
+            "output": dep["output"],
+            "outputs": outputs if len(outputs) > 1 else outputs[0],
+            "inputs": inputs,
+            "state": fill(dep["state"]),
+            "changedPropIds": [changed or f"{inputs[0]['id']}.{inputs[0]['property']}"],
+        }
+        return self.client.post("/_dash-update-component", json=payload)
 
 
 @pytest.fixture

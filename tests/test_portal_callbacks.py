@@ -14,43 +14,7 @@ from sqlalchemy import func, select
 from app.db import Database
 from app.db.base import utcnow
 from app.db.models import AuditLog, MeterReading
-from tests.conftest import AuthActions, Tenant, add_meter
-
-
-class DashCaller:
-    """Calls a callback the way the Dash renderer does, built from /_dash-dependencies."""
-
-    def __init__(self, client: FlaskClient) -> None:
-        self.client = client
-        response = client.get("/_dash-dependencies")
-        assert response.status_code == 200
-        self.dependencies = response.get_json()
-
-    def _callback(self, output: str) -> dict[str, Any]:
-        for dep in self.dependencies:
-            if output in dep["output"]:
-                return dep
-        raise AssertionError(f"no callback outputs {output}")
-
-    def __call__(self, output: str, values: dict[str, Any], changed: str | None = None):  # type: ignore[no-untyped-def]
-        dep = self._callback(output)
-        outputs = []
-        for part in dep["output"].strip(".").split("..."):
-            ident, prop = part.rsplit(".", 1)
-            outputs.append({"id": ident, "property": prop})
-
-        def fill(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            return [{**item, "value": values.get(f"{item['id']}.{item['property']}")} for item in items]
-
-        inputs = fill(dep["inputs"])
-        payload = {
-            "output": dep["output"],
-            "outputs": outputs if len(outputs) > 1 else outputs[0],
-            "inputs": inputs,
-            "state": fill(dep["state"]),
-            "changedPropIds": [changed or f"{inputs[0]['id']}.{inputs[0]['property']}"],
-        }
-        return self.client.post("/_dash-update-component", json=payload)
+from tests.conftest import AuthActions, DashCaller, Tenant, add_meter
 
 
 @pytest.fixture

@@ -1,0 +1,117 @@
+"""The admin page: the supplier's staff and their roles, the billing contact, the tariff book.
+
+Components only; ``callbacks.admin`` fills them, for admins only.
+"""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from layouts import ids
+
+PATH = "/admin"
+TITLE = "Administration · Energy Twin"
+ROLE_OPTIONS = [
+    {"label": "Admin: users, tariffs, API tokens", "value": "admin"},
+    {"label": "Operator: enters readings", "value": "operator"},
+    {"label": "Viewer: reads only", "value": "viewer"},
+]
+
+
+def layout(**_query: str) -> html.Div:
+    return html.Div(
+        [
+            dcc.Store(id=ids.ADMIN_CHANGED, data=0),
+            html.H1("Administration", className="h3"),
+            html.P("Staff accounts, the billing contact and the tariff book of your supplier.",
+                   className="text-muted"),
+            html.Div(id=ids.ADMIN_BODY, children=admin_sections()),
+        ]
+    )
+
+
+def admin_sections() -> list[object]:
+    return [
+        dbc.Card(
+            [
+                dbc.CardHeader(html.Strong("People"), className="bg-white"),
+                dbc.CardBody(
+                    [
+                        html.Div(id=ids.ADMIN_USERS),
+                        html.H2("Change a user", className="h6 mt-3"),
+                        dbc.Row(
+                            [
+                                dbc.Col(dcc.Dropdown(id=ids.ADMIN_USER_SELECT, placeholder="User",
+                                                     clearable=False), md=4),
+                                dbc.Col(dbc.Select(id=ids.ADMIN_ROLE, options=ROLE_OPTIONS), md=4),
+                                dbc.Col(dbc.Switch(id=ids.ADMIN_ACTIVE, label="Active", value=True), md=2,
+                                        className="pt-2"),
+                                dbc.Col(dbc.Button("Save", id=ids.ADMIN_USER_SAVE, color="primary"), md=2),
+                            ],
+                            className="g-2",
+                        ),
+                        html.Div(id=ids.ADMIN_USER_RESULT, className="mt-2"),
+                        html.H2("Add a user", className="h6 mt-4"),
+                        dbc.Row(
+                            [
+                                dbc.Col(dbc.Input(id=ids.ADMIN_NEW_EMAIL, type="email",
+                                                  placeholder="Email", maxLength=254), md=4),
+                                dbc.Col(dbc.Input(id=ids.ADMIN_NEW_NAME, placeholder="Name",
+                                                  maxLength=200), md=3),
+                                dbc.Col(dbc.Select(id=ids.ADMIN_NEW_ROLE, options=ROLE_OPTIONS,
+                                                   value="viewer"), md=3),
+                                dbc.Col(dbc.Button("Create", id=ids.ADMIN_NEW_CREATE, color="primary"), md=2),
+                            ],
+                            className="g-2",
+                        ),
+                        html.Div(id=ids.ADMIN_NEW_RESULT, className="mt-2"),
+                    ]
+                ),
+            ],
+            className="shadow-sm mb-3",
+        ),
+        dbc.Card(
+            [
+                dbc.CardHeader(html.Strong("Billing contact"), className="bg-white"),
+                dbc.CardBody(
+                    [
+                        html.P("Copied on every cost summary sent from the portal.",
+                               className="small text-muted"),
+                        dbc.InputGroup(
+                            [
+                                dbc.Input(id=ids.ADMIN_BILLING_EMAIL, type="email", maxLength=254),
+                                dbc.Button("Save", id=ids.ADMIN_BILLING_SAVE, color="primary"),
+                            ]
+                        ),
+                        html.Div(id=ids.ADMIN_BILLING_RESULT, className="mt-2"),
+                    ]
+                ),
+            ],
+            className="shadow-sm mb-3",
+        ),
+        dbc.Card(
+            [
+                dbc.CardHeader(html.Strong("Tariff book"), className="bg-white"),
+                dbc.CardBody(html.Div(id=ids.ADMIN_TARIFFS)),
+            ],
+            className="shadow-sm mb-3",
+        ),
+    ]
+
+
+def users_table(rows: list[tuple[str, ...]]) -> dbc.Table:
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Email", "Name", "Role", "Status", "Last sign-in")]))
+    return dbc.Table([head, html.Tbody([html.Tr([html.Td(c) for c in row]) for row in rows])],
+                     size="sm", hover=True, responsive=True, className="mb-0")
+
+
+def tariffs_table(rows: list[tuple[str, ...]]) -> dbc.Table:
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Tariff", "Fuel", "Unit rate", "Standing charge",
+                                                       "VAT", "Valid from", "Valid to")]))
+    return dbc.Table([head, html.Tbody([html.Tr([html.Td(c) for c in row]) for row in rows])],
+                     size="sm", hover=True, responsive=True, className="mb-0")
+
+
+def admins_only() -> dbc.Alert:
+    return dbc.Alert("This page is for your supplier's administrators.", color="secondary")
