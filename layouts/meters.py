@@ -104,49 +104,58 @@ def reading_modal() -> dbc.Modal:
             dcc.Store(id=ids.READING_STORE),
             dbc.ModalHeader(dbc.ModalTitle("New meter reading")),
             dbc.ModalBody(
-                [
-                    html.Div(id=ids.READING_DETAILS),
-                    html.Hr(),
-                    dbc.Label("New reading", html_for=ids.READING_VALUE, className="fw-semibold"),
-                    dbc.Input(id=ids.READING_VALUE, type="text", inputMode="decimal",
-                              autoComplete="off", placeholder="e.g. 012345",
-                              debounce=False, maxLength=20),
-                    html.Div(
-                        [
-                            html.Span("Read at ", className="text-muted"),
-                            html.Span(id=ids.READING_AT_TEXT),
-                            dbc.Button("Back-date", id=ids.READING_BACKDATE, color="link",
-                                       size="sm", className="ms-1 p-0 align-baseline"),
-                        ],
-                        className="small mt-1",
-                    ),
-                    dbc.Collapse(
-                        dbc.Input(id=ids.READING_AT, type="datetime-local", className="mt-1"),
-                        id=f"{ids.READING_AT}-collapse",
-                        is_open=False,
-                    ),
-                    html.Div(id=ids.READING_PREVIEW, className="mt-3"),
-                    dbc.Collapse(
-                        [
-                            dbc.RadioItems(
-                                id=ids.READING_LOWER_MEANS,
-                                options=[
-                                    {"label": "The previous reading was too high (an estimate "
-                                              "or a misread): record a credit", "value": "correction"},
-                                    {"label": "The register rolled over past zero", "value": "rollover"},
-                                ],
-                                value="correction",
-                                className="small mb-2",
-                            ),
-                            dbc.Label("Reason (required to save this reading)", html_for=ids.READING_REASON,
-                                      className="small"),
-                            dbc.Input(id=ids.READING_REASON, type="text", maxLength=500),
-                        ],
-                        id=ids.READING_CONFIRM,
-                        is_open=False,
-                    ),
-                    html.Div(id=ids.READING_RESULT, className="mt-2"),
-                ]
+                dbc.Row(
+                    [
+                        dbc.Col(html.Div(id=ids.READING_DETAILS), lg=5, className="border-end"),
+                        dbc.Col(
+                            [
+                                dbc.Label("New reading", html_for=ids.READING_VALUE,
+                                          className="fw-semibold"),
+                                dbc.Input(id=ids.READING_VALUE, type="text", inputMode="decimal",
+                                          autoComplete="off", placeholder="e.g. 012345",
+                                          debounce=False, maxLength=20),
+                                html.Div(
+                                    [
+                                        html.Span("Read at ", className="text-muted"),
+                                        html.Span(id=ids.READING_AT_TEXT),
+                                        dbc.Button("Back-date", id=ids.READING_BACKDATE, color="link",
+                                                   size="sm", className="ms-1 p-0 align-baseline"),
+                                    ],
+                                    className="small mt-1",
+                                ),
+                                dbc.Collapse(
+                                    dbc.Input(id=ids.READING_AT, type="datetime-local", className="mt-1"),
+                                    id=f"{ids.READING_AT}-collapse",
+                                    is_open=False,
+                                ),
+                                html.Div(id=ids.READING_PREVIEW, className="mt-3"),
+                                dbc.Collapse(
+                                    [
+                                        dbc.RadioItems(
+                                            id=ids.READING_LOWER_MEANS,
+                                            options=[
+                                                {"label": "The previous reading was too high (an "
+                                                          "estimate or a misread): record a credit",
+                                                 "value": "correction"},
+                                                {"label": "The register rolled over past zero",
+                                                 "value": "rollover"},
+                                            ],
+                                            value="correction",
+                                            className="small mb-2",
+                                        ),
+                                        dbc.Label("Reason (required to save this reading)",
+                                                  html_for=ids.READING_REASON, className="small"),
+                                        dbc.Input(id=ids.READING_REASON, type="text", maxLength=500),
+                                    ],
+                                    id=ids.READING_CONFIRM,
+                                    is_open=False,
+                                ),
+                                html.Div(id=ids.READING_RESULT, className="mt-2"),
+                            ],
+                            lg=7,
+                        ),
+                    ]
+                )
             ),
             dbc.ModalFooter(
                 [
@@ -157,18 +166,18 @@ def reading_modal() -> dbc.Modal:
         ],
         id=ids.READING_MODAL,
         is_open=False,
-        size="lg",
+        size="xl",
         backdrop="static",
         scrollable=True,
     )
 
 
 def details(rows: Iterable[tuple[str, str]]) -> html.Dl:
-    """Read-only facts of the meter, as a definition list (nothing here is editable)."""
+    """Read-only facts of the meter (nothing here is editable)."""
     items: list[html.Dt | html.Dd] = []
     for label, value in rows:
-        items.append(html.Dt(label, className="col-sm-4 text-muted fw-normal"))
-        items.append(html.Dd(value, className="col-sm-8 mb-1"))
+        items.append(html.Dt(label, className="col-5 text-muted fw-normal small"))
+        items.append(html.Dd(value, className="col-7 mb-1 small"))
     return html.Dl(items, className="row mb-0")
 
 

@@ -211,3 +211,17 @@ def test_sensor_readings_are_read_from_a_separate_historian(tmp_path, tenants, d
     AuthActions(client).login(*alpha.users["viewer"])
     text = json.dumps(estate_callback(client))
     assert "Turbine 1" in text and "01 Oct 2024 13:00" in text  # shown in Europe/London time
+
+
+def test_login_starts_a_new_session(client: FlaskClient, auth: AuthActions,
+                                    tenants: tuple[Tenant, Tenant]) -> None:
+    with client.session_transaction() as before:
+        before["planted"] = "by an attacker"
+    auth.login(*tenants[0].users["viewer"])
+    with client.session_transaction() as first:
+        assert "planted" not in first
+        first_sid = first["sid"]
+    auth.logout()
+    auth.login(*tenants[0].users["viewer"])
+    with client.session_transaction() as second:
+        assert second["sid"] != first_sid

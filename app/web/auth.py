@@ -8,6 +8,7 @@ download, not just page layouts. Public routes are an explicit allowlist of endp
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -126,8 +127,10 @@ def login() -> Response | str | tuple[str, int]:
             outcome = authenticate(dbs, email, password, ip=request.remote_addr)
             dbs.commit()
             if outcome.user is not None:
-                # A fresh session at login: nothing from before login survives (fixation).
+                # A fresh session at login: nothing from before login survives (fixation), and
+                # a new random session id marks it as a different session from any before.
                 session.clear()
+                session["sid"] = secrets.token_urlsafe(16)
                 login_user(load_user(str(outcome.user.id)))
                 return redirect(next_url)
             error, status = (LOCKED_MESSAGE if outcome.locked else GENERIC_LOGIN_ERROR), 401
