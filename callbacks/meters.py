@@ -213,24 +213,25 @@ def register(app: dash.Dash) -> None:
         at_text = when(read_at) + ("" if backdate_open else " (now)")
         if not value or not str(value).strip():
             return None, False, True, at_text
-        lines: list[tuple[str, str]] = []
+        lines: list[tuple[str, str, str]] = []
         if verdict.ok and verdict.cost is not None:
             cost, rounded = verdict.cost, verdict.cost.rounded()
             unit = "kWh" if meter.fuel == "electricity" else "m³"
             new_meter_total = meter.cost_to_date + cost.total
             new_supplier_total = supplier_total(db_session(), current_user.supplier_id) + cost.total
             lines = [
-                ("Advance since previous reading", quantity(verdict.advance, unit, 3)),
-                ("Energy used", quantity(verdict.kwh, "kWh")),
-                ("Energy cost (excl. VAT)", pounds(rounded.energy)),
-                (f"Standing charge for {cost.days} day{'s' if cost.days != 1 else ''}", pounds(rounded.standing)),
-                ("VAT", pounds(rounded.vat)),
-                ("Period total", pounds(rounded.total)),
-                ("Meter TOTAL to date", pounds(new_meter_total)),
-                ("Supplier TOTAL to date", pounds(new_supplier_total)),
+                ("advance", "Advance since previous reading", quantity(verdict.advance, unit, 3)),
+                ("kwh", "Energy used", quantity(verdict.kwh, "kWh")),
+                ("energy", "Energy cost (excl. VAT)", pounds(rounded.energy)),
+                ("standing", f"Standing charge for {cost.days} day{'s' if cost.days != 1 else ''}",
+                 pounds(rounded.standing)),
+                ("vat", "VAT", pounds(rounded.vat)),
+                ("period-total", "Period total", pounds(rounded.total)),
+                ("meter-total", "Meter TOTAL to date", pounds(new_meter_total)),
+                ("supplier-total", "Supplier TOTAL to date", pounds(new_supplier_total)),
             ]
         elif verdict.ok:
-            lines = [("Meter TOTAL to date", pounds(meter.cost_to_date))]
+            lines = [("meter-total", "Meter TOTAL to date", pounds(meter.cost_to_date))]
         errors = [p.message for p in verdict.errors]
         warnings = [p.message for p in verdict.warnings]
         needs_reason = bool(verdict.warnings)

@@ -181,16 +181,15 @@ def details(rows: Iterable[tuple[str, str]]) -> html.Dl:
     return html.Dl(items, className="row mb-0")
 
 
-def preview(lines: Iterable[tuple[str, str]], *, errors: list[str], warnings: list[str]) -> html.Div:
-    """The live cost preview, and the problems with the reading as typed."""
+def preview(lines: Iterable[tuple[str, str, str]], *, errors: list[str], warnings: list[str]) -> html.Div:
+    """The live cost preview (lines of key, label, value), and the problems with the reading."""
     children: list[object] = []
     for message in errors:
         children.append(dbc.Alert(message, color="danger", className="py-2 mb-2 reading-error"))
     for message in warnings:
         children.append(dbc.Alert(message, color="warning", className="py-2 mb-2 reading-warning"))
-    rows = [html.Tr([html.Td(label), html.Td(value, className="text-end fw-semibold",
-                                              id=f"preview-{label.split()[0].lower()}")])
-            for label, value in lines]
+    rows = [html.Tr([html.Td(label), html.Td(value, className="text-end fw-semibold", id=f"preview-{key}")])
+            for key, label, value in lines]
     if rows:
         children.append(dbc.Table(html.Tbody(rows), size="sm", className="mb-0", id="reading-costs"))
     return html.Div(children)
