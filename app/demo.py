@@ -28,8 +28,8 @@ from app.db import Database
 from app.db.models import Asset, Customer, Meter, MeterReading, Sensor, Site, Supplier, Tariff
 from app.generator import count_points, generate_chunks
 from app.ingest import write_sensor_readings
-from app.readings import kwh_for, refresh_meter_summary
-from app.tariffs import Rate, period_cost
+from app.readings import price_period, refresh_meter_summary
+from app.tariffs import Rate
 from app.twins import asset_type
 from settings import Settings, TariffSettings
 
@@ -225,12 +225,7 @@ def _seed_meters(
                 kind="estimated" if estimated else "actual", source="seed",
             )
             if rows:  # price the period this reading closes, as a save would
-                previous = rows[-1]
-                reading.advance = reading.value - previous.value
-                reading.kwh = kwh_for(meter.fuel, reading.advance, tariff_settings)
-                cost = period_cost(rates[meter.tariff_code], previous.read_at, read_at, reading.kwh)
-                reading.days, reading.energy_p, reading.standing_p = cost.days, cost.energy, cost.standing
-                reading.vat_p, reading.total_p = cost.vat, cost.total
+                price_period(reading, rows[-1], meter.fuel, rates[meter.tariff_code], tariff_settings)
             rows.append(reading)
             for offset in range(step):
                 register += _daily_use(meter.fuel, day + timedelta(days=offset), base) * float(rng.uniform(0.7, 1.3))

@@ -16,6 +16,7 @@ browser is never trusted on its own.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -325,8 +326,10 @@ def save_reading(
     context = load_context(session, supplier_id, meter_id)
     existing = session.scalar(select(MeterReading).where(
         MeterReading.meter_id == meter_id, MeterReading.read_at == read_at))
-    if existing is not None and existing.value == parse_value(value_text, context.register_digits)[0]:
-        return Saved(existing.id, duplicate=True)
+    if existing is not None:
+        if existing.value == parse_value(value_text, context.register_digits)[0]:
+            return Saved(existing.id, duplicate=True)
+        raise ReadingRefused([Problem("duplicate_time", "A reading already exists at that time.")])
     verdict = assess(context, value_text, read_at, now=now, tariff_settings=tariff_settings,
                      lower_means=lower_means, staff=source == "portal")
     if not verdict.ok:
@@ -362,6 +365,17 @@ def save_reading(
     )
     refresh_meter_summary(session, meter_id)
     return Saved(reading.id, duplicate=False)
+
+
+def price_period(reading: MeterReading, previous: MeterReading, fuel: str, rates: Sequence[Rate],
+                 tariff_settings: TariffSettings) -> None:
+    """Fill ``reading``'s priced-period columns for the supply since ``previous`` (a plain
+    advance: for seeding and bulk history, which carry no rollovers or corrections)."""
+    reading.advance = reading.value - previous.value
+    reading.kwh = kwh_for(fuel, reading.advance, tariff_settings)
+    cost = period_cost(rates, previous.read_at, reading.read_at, reading.kwh)
+    reading.days, reading.energy_p, reading.standing_p = cost.days, cost.energy, cost.standing
+    reading.vat_p, reading.total_p = cost.vat, cost.total
 
 
 def refresh_meter_summary(session: Session, meter_id: int) -> None:

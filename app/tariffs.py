@@ -152,6 +152,9 @@ def period_cost(rates: Sequence[Rate], start: datetime, end: datetime, kwh: Deci
     while day < last_day:
         rate = rate_on(rates, day)
         run_end = min(last_day, rate.valid_to) if rate.valid_to else last_day
+        # End the run where any other tariff starts, so rate_on sees (and refuses) an overlap
+        # that begins part-way through the period.
+        run_end = min([run_end, *(r.valid_from for r in rates if day < r.valid_from < run_end)])
         runs.append((rate, (run_end - day).days))
         day = run_end
     total = Cost()

@@ -16,6 +16,7 @@ import os
 import secrets
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -114,21 +115,26 @@ def _pg(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-@pytest.fixture
-def postgres_url(postgres_server_url: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+@contextmanager
+def temporary_postgres_database(server_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database on the server, dropped afterwards; yields its URL."""
     name = f"twin_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(_pg(postgres_server_url), isolation_level="AUTOCOMMIT")
+    admin = create_engine(_pg(server_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield make_url(_pg(postgres_server_url)).set(database=name).render_as_string(
-            hide_password=False
-        )
+        yield make_url(_pg(server_url)).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test."""
+    with temporary_postgres_database(postgres_server_url) as url:
+        yield url
 
 
 @pytest.fixture
@@ -137,6 +143,25 @@ def pg_db(tmp_path: Path, postgres_url: str) -> Iterator[Database]:
     upgrade(database.engine)
     yield database
     database.engine.dispose()
+
+
+@pytest.fixture(scope="module",
+                params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def shared_db(request: pytest.FixtureRequest,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """``any_db`` for a whole module: one migrated SQLite and one PostgreSQL database, shared by
+    tests that each make their own supplier (a migration per test would take most of the run).
+    Rows are only ever added, so "refused, nothing stored" is still checked exactly."""
+    home = tmp_path_factory.mktemp("shared_db")
+    with ExitStack() as stack:
+        overrides = {}
+        if request.param == "postgresql":
+            server = request.getfixturevalue("postgres_server_url")
+            overrides["database__url"] = stack.enter_context(temporary_postgres_database(server))
+        database = Database(make_settings(home, **overrides))
+        upgrade(database.engine)
+        yield database
+        database.engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
