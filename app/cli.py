@@ -55,6 +55,7 @@ def friendly_errors(func: F) -> F:
         from app.db import DatabaseUnavailable
         from app.demo import DemoError
         from app.ingest import IngestError
+        from app.pipeline import PipelineError
 
         try:
             return func(*args, **kwargs)
@@ -62,7 +63,7 @@ def friendly_errors(func: F) -> F:
             _fail(str(exc), EXIT_SETTINGS)
         except DatabaseUnavailable as exc:
             _fail(str(exc), EXIT_UNAVAILABLE)
-        except (AccountError, DemoError, IngestError) as exc:
+        except (AccountError, DemoError, IngestError, PipelineError) as exc:
             _fail(str(exc))
 
     return wrapper  # type: ignore[return-value]
@@ -177,16 +178,22 @@ def _seed(settings: Settings, database: Any) -> list[Any]:
 
     from app.demo import seed_demo
 
-    bar = tqdm(total=0, unit="rows", unit_scale=True, desc="demo sensor history", file=sys.stderr)
+    bars: dict[str, Any] = {}
 
-    def progress(_stage: str, done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            for other in bars.values():
+                other.close()
+            unit = "rows" if stage == "sensor readings" else "assets"
+            bars[stage] = tqdm(total=total, unit=unit, unit_scale=unit == "rows",
+                               desc=f"demo {stage}", file=sys.stderr)
+        bars[stage].update(done - bars[stage].n)
 
     try:
         return seed_demo(database, settings, progress=progress)
     finally:
-        bar.close()
+        for bar in bars.values():
+            bar.close()
 
 
 def _print_logins(logins: list[Any]) -> None:
@@ -365,17 +372,154 @@ def beat(ctx: click.Context, pidfile: str | None, loglevel: str) -> None:
     """Run Celery beat, the scheduler."""
     from workers.celery_app import create_celery
 
+    import socket
+    import threading
+    from datetime import timedelta
+
+    from app import leases
+    from app.schedule import ScheduleError
+    from app.schedule import load as load_schedule
+
     settings = _settings(ctx)
+    try:
+        entries = load_schedule()
+    except ScheduleError as exc:
+        _fail(str(exc), EXIT_SETTINGS)
+    database = _database(settings, require_head=True)
     _require_broker(settings)
     _process(ctx, "beat")
     settings.home_dir.mkdir(parents=True, exist_ok=True)
-    celery = create_celery(settings)
-    celery.start([
-        "beat",
-        f"--schedule={settings.home_dir / 'celerybeat-schedule'}",
-        f"--pidfile={pidfile or settings.home_dir / 'celerybeat.pid'}",
-        f"--loglevel={loglevel}",
-    ])
+    # Only one beat may schedule: a second waits for the first's lease to lapse.
+    holder, ttl = f"{socket.gethostname()}:{os.getpid()}", timedelta(seconds=60)
+    if not leases.acquire(database, "celery-beat", holder, ttl):
+        log.warning("another beat holds the schedule lease; waiting to take over")
+        while not leases.acquire(database, "celery-beat", holder, ttl):
+            time.sleep(10)
+    log.info("beat holds the schedule lease (%d pipeline entries)", len(entries))
+
+    def renew() -> None:
+        while True:
+            time.sleep(ttl.total_seconds() / 3)
+            if not leases.acquire(database, "celery-beat", holder, ttl):
+                log.error("beat lost its schedule lease to another beat; stopping")
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    threading.Thread(target=renew, name="beat-lease", daemon=True).start()
+    celery = create_celery(settings, beat=True)
+    try:
+        celery.start([
+            "beat",
+            f"--schedule={settings.home_dir / 'celerybeat-schedule'}",
+            f"--pidfile={pidfile or settings.home_dir / 'celerybeat.pid'}",
+            f"--loglevel={loglevel}",
+        ])
+    finally:
+        leases.release(database, "celery-beat", holder)
+
+
+# -- the pipeline -------------------------------------------------------------------------
+
+
+@main.group("pipeline")
+def pipeline_group() -> None:
+    """Run the twin's pipeline in this process."""
+
+
+@pipeline_group.command("run")
+@click.option("--asset", "asset_id", type=int, required=True, help="Asset id.")
+@click.option("--from", "start", default=None, help="Start (ISO; default: where the last run stopped).")
+@click.option("--to", "end", default=None, help="End, exclusive (ISO; default: the newest data).")
+@click.option("--target", "targets", multiple=True,
+              help="Also train, predict and validate this target (default: the schedule's).")
+@click.option("--no-models", is_flag=True, help="Only calculate.")
+@click.pass_context
+@friendly_errors
+def pipeline_run(ctx: click.Context, asset_id: int, start: str | None, end: str | None,
+                 targets: tuple[str, ...], no_models: bool) -> None:
+    """Calculate an asset's data, then train (if needed), predict and validate its models:
+    the same code the workers run, with a progress bar."""
+    from tqdm import tqdm
+
+    from app import ml, pipeline, schedule
+    from app.db.base import utcnow
+    from app.db.models import Asset
+
+    settings = _settings(ctx)
+    begin = _parse_time(start, "--from") if start else None
+    finish = _parse_time(end, "--to") if end else None
+    database = _database(settings, require_head=True)
+    _process(ctx, "cli")
+    with tqdm(total=1, unit="batch", desc=f"asset {asset_id} calculate", file=sys.stderr) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        summary = pipeline.calculate(database, settings, asset_id, start=begin, end=finish,
+                                     progress=progress)
+    click.echo(f"calculate: {summary.decision}; {summary.rows:,} readings in {summary.batches} "
+               f"batches; {summary.timings_s}")
+    if no_models:
+        return
+    with database.Session() as session:
+        asset = session.get(Asset, asset_id)
+        chosen = list(targets) or schedule.targets_for(schedule.load(), asset.asset_type, asset_id)
+    now = finish or utcnow()
+    for target in chosen:
+        try:
+            with database.Session() as session:
+                has_model = ml.active_version(session, asset_id, target) is not None
+            if not has_model:
+                trained = ml.train(database, settings, asset_id, target, now=now, reason="pipeline run")
+                click.echo(f"{target}: trained v{trained.version.version} (hold-out MAE {trained.holdout.mae:.4g})")
+            validation = ml.validate(database, settings, asset_id, target, now=now)
+            if validation is not None:
+                click.echo(f"{target}: validated, {validation.disposition} ({validation.reason})")
+                if validation.disposition == "retrain":
+                    decision = ml.challenge(database, settings, asset_id, target, now=now,
+                                            reason=f"retraining: {validation.reason}")
+                    click.echo(f"{target}: v{decision.challenger.version} "
+                               f"{'promoted' if decision.promoted else 'rejected'} ({decision.reason})")
+            count = ml.predict(database, settings, asset_id, target, now=now)
+            click.echo(f"{target}: {count} forecasts stored")
+        except ml.ModelError as exc:
+            click.echo(f"{target}: {exc}", err=True)
+
+
+@main.group()
+def models() -> None:
+    """The model registry."""
+
+
+@models.command("list")
+@click.option("--asset", "asset_id", type=int, default=None, help="Only this asset.")
+@click.pass_context
+@friendly_errors
+def models_list(ctx: click.Context, asset_id: int | None) -> None:
+    """Print every model version: asset, target, version, status, hold-out and latest validation."""
+    from sqlalchemy import select
+
+    from app.db.models import Asset, ModelVersion, Validation
+
+    database = _database(_settings(ctx), require_head=True)
+    with database.Session() as session:
+        query = select(ModelVersion, Asset.name).join(Asset, Asset.id == ModelVersion.asset_id)
+        if asset_id is not None:
+            query = query.where(ModelVersion.asset_id == asset_id)
+        rows = session.execute(query.order_by(ModelVersion.asset_id, ModelVersion.target,
+                                              ModelVersion.version)).all()
+        if not rows:
+            click.echo("no models yet: `twin pipeline run --asset ID` trains one")
+            return
+        click.echo(f"{'asset':<28} {'target':<24} {'ver':>3} {'status':<10} {'hold-out MAE':>12} "
+                   f"{'last validation':<34}")
+        for version, name in rows:
+            latest = session.scalar(select(Validation).where(Validation.model_version_id == version.id)
+                                    .order_by(Validation.id.desc()).limit(1))
+            checked = (f"{latest.disposition} MAPE {latest.mape:.1%} cov {latest.coverage or 0:.0%}"
+                       if latest else "not yet")
+            click.echo(f"{version.asset_id:>3} {name[:24]:<24} {version.target[:24]:<24} {version.version:>3} "
+                       f"{version.status:<10} {version.holdout_metrics.get('mae', 0):>12.4g} {checked:<34}")
 
 
 @main.command()

@@ -23,6 +23,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app import ml, pipeline, schedule
 from app.accounts import create_user
 from app.db import Database
 from app.db.models import Asset, Customer, Meter, MeterReading, Sensor, Site, Supplier, Tariff
@@ -311,6 +312,21 @@ def seed_demo(
         done += per_sensor
         if progress is not None:
             progress("sensor readings", done, total)
+    # The twin's loop on the demo assets: calculations, a model per scheduled target, its
+    # forecasts and a first validation, so a new user sees every part of it at once.
+    entries = schedule.load()
+    with db.Session() as session:
+        assets = session.execute(select(Asset.id, Asset.asset_type).order_by(Asset.id)).all()
+    for number, (asset_id, type_name) in enumerate(assets, start=1):
+        pipeline.calculate(db, settings, asset_id)
+        for target in schedule.targets_for(entries, type_name, asset_id):
+            try:
+                ml.bootstrap(db, settings, asset_id, target, now=now)
+            except ml.NotEnoughData as exc:  # a shortened demo history (tests) trains nothing
+                log.warning("no demo model of %s for asset %s: %s", target, asset_id, exc)
+        if progress is not None:
+            progress("models", number, len(assets))
     _write_logins(settings, logins)
-    log.info("demo estate seeded: %d sensors, %d sensor readings", len(sensors), total)
+    log.info("demo estate seeded: %d sensors, %d sensor readings, %d assets modelled",
+             len(sensors), total, len(assets))
     return logins

@@ -61,6 +61,7 @@ class BrokerSettings(_Section):
     url: str | None = None
     result_backend: str | None = None
     heartbeat_interval_s: int = Field(30, ge=1)
+    visibility_timeout_s: int = Field(3600, ge=1)
 
 
 class LoggingSettings(_Section):
@@ -104,6 +105,8 @@ class PipelineSettings(_Section):
     batch_rows: int = Field(200_000, ge=100)
     horizon_minutes: int = Field(60, ge=1)
     min_training_rows: int = Field(1000, ge=10)
+    resample_minutes: int = Field(10, ge=1, le=1440)
+    training_days: int = Field(30, ge=1)
 
 
 class ModelSettings(_Section):
@@ -118,6 +121,7 @@ class ModelSettings(_Section):
 class ThresholdSettings(_Section):
     mape_max: float = Field(0.1, gt=0)
     coverage_min: float = Field(0.8, ge=0, le=1)
+    min_validation_points: int = Field(3, ge=1)
 
 
 class AnomalySettings(_Section):
@@ -196,9 +200,11 @@ class Settings(_Section):
 
     @property
     def models_path(self) -> Path:
+        """Trained model files: ``prediction_models/`` in the data home, so instances with
+        different homes never overwrite each other's files (``TWIN_MODELS_DIR`` overrides)."""
         if self.models_dir is not None:
             return self.models_dir.expanduser().resolve()
-        return Path(__file__).resolve().parent.parent / "prediction_models"
+        return self.home_dir / "prediction_models"
 
     @property
     def outbox_path(self) -> Path:

@@ -61,6 +61,9 @@ def test_beat_schedules_the_heartbeat_from_settings(tmp_path: Path) -> None:
     schedule = beat_schedule(settings)
     assert schedule["worker-heartbeat"]["task"] == "twin.heartbeat"
     assert schedule["worker-heartbeat"]["schedule"] == 7.0
+    assert schedule["predict boiler/water_temperature"]["args"] == ("predict", "boiler", None,
+                                                                   "water_temperature")
+    assert create_celery(settings, beat=True).conf.beat_schedule.keys() == schedule.keys()
     celery = create_celery(settings)
-    assert celery.conf.beat_schedule == schedule
+    assert list(celery.conf.beat_schedule) == ["worker-heartbeat"]  # workers need no schedule
     assert celery.conf.worker_hijack_root_logger is False

@@ -11,6 +11,9 @@ import logging
 from typing import Any
 
 from celery import Celery, signals
+from celery.schedules import crontab
+
+from app import schedule
 
 from app.logs import configure_logging, logging_configured
 from settings import Settings, load_settings
@@ -18,7 +21,9 @@ from workers.base import SETTINGS_KEY, TwinTask
 
 log = logging.getLogger(__name__)
 
-def create_celery(settings: Settings | None = None) -> Celery:
+def create_celery(settings: Settings | None = None, *, beat: bool = False) -> Celery:
+    """The Celery app. Only beat (``beat=True``) reads the pipeline's schedule file, so a
+    mistake there stops beat with a clear message and leaves workers running."""
     settings = settings or load_settings()
     celery = Celery("twin", task_cls=TwinTask)
     celery.conf.update(
@@ -37,20 +42,42 @@ def create_celery(settings: Settings | None = None) -> Celery:
         worker_prefetch_multiplier=1,
         task_soft_time_limit=30 * 60,
         task_time_limit=35 * 60,
-        beat_schedule=beat_schedule(settings),
+        beat_schedule=beat_schedule(settings, None if beat else []),
         **{SETTINGS_KEY: settings},
     )
+    if settings.broker_url.startswith(("redis://", "rediss://")):
+        # An unacknowledged task (its worker died) is delivered again after this long.
+        celery.conf.broker_transport_options = {"visibility_timeout": settings.broker.visibility_timeout_s}
     return celery
 
 
-def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
-    return {
+def beat_schedule(settings: Settings, entries: list[schedule.Entry] | None = None) -> dict[str, dict[str, Any]]:
+    """The heartbeat, plus one dispatch per stage of each entry of the pipeline's schedule."""
+    beats: dict[str, dict[str, Any]] = {
         "worker-heartbeat": {
             "task": "twin.heartbeat",
             "schedule": float(settings.broker.heartbeat_interval_s),
             "options": {"expires": float(settings.broker.heartbeat_interval_s)},
         }
     }
+    for entry in schedule.load() if entries is None else entries:
+        for stage, when in entry.stages.items():
+            if when.every is not None:
+                every: Any = when.every.total_seconds()
+                expires = every
+            else:
+                minute, hour, day, month, weekday = when.cron  # type: ignore[misc]
+                every = crontab(minute=minute, hour=hour, day_of_month=day, month_of_year=month,
+                                day_of_week=weekday)
+                expires = 3600.0
+            beats[f"{stage} {entry.label}"] = {
+                "task": "twin.schedule.dispatch",
+                "schedule": every,
+                "args": (stage, entry.asset_type, entry.asset_id, entry.target),
+                # A dispatch nobody picked up in time is dropped, not run late in a pile.
+                "options": {"expires": expires},
+            }
+    return beats
 
 
 @signals.setup_logging.connect

@@ -1,16 +1,123 @@
-"""Celery tasks: thin wrappers that take ids, call one function of ``app``, and are idempotent."""
+"""Celery tasks: thin wrappers that take ids, call one function of ``app``, and are idempotent.
+
+The pipeline tasks acknowledge late and are rejected when their worker dies, so a task lost
+with a killed worker is delivered again; they can be, because each is idempotent (upserts,
+and jobs finished in the same transaction as their work). Transient database errors are
+retried with exponential backoff.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+from typing import Any
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
+from app import jobs, ml, pipeline
+from app.db.base import utcnow
+from app.db.models import Asset, ModelVersion, Site
 from app.system import record_heartbeat
 from workers.base import TwinTask
+
+log = logging.getLogger(__name__)
+
+PIPELINE_TASK: dict[str, Any] = {
+    "bind": True,
+    "base": TwinTask,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "retry_backoff_max": 300,
+    "max_retries": 8,
+}
 
 
 @shared_task(bind=True, base=TwinTask, name="twin.heartbeat", ignore_result=True)
 def heartbeat(self: TwinTask) -> None:
     """Record that this worker is alive (scheduled by beat; shown by ``/healthz``)."""
     record_heartbeat(self.db, self.request.hostname or "unknown", os.getpid())
+
+
+@shared_task(name="twin.calculate", soft_time_limit=1800, **PIPELINE_TASK)
+def calculate(self: TwinTask, asset_id: int) -> dict[str, Any]:
+    """Calculate the asset's new sensor data (from its watermark)."""
+    return pipeline.calculate(self.db, self.settings, asset_id).as_dict()
+
+
+@shared_task(name="twin.train", soft_time_limit=1800, **PIPELINE_TASK)
+def train(self: TwinTask, asset_id: int, target: str, job_id: int | None = None,
+          reason: str = "scheduled training") -> dict[str, Any]:
+    """Train a version of the asset's target model; a challenger must beat the champion."""
+    if jobs.is_finished(self.db, job_id):
+        return {"skipped": "job already finished"}
+    try:
+        decision = ml.challenge(self.db, self.settings, asset_id, target, now=utcnow(),
+                                reason=reason, job_id=job_id)
+    except ml.NotEnoughData as exc:
+        with self.db.Session() as session, session.begin():
+            jobs.finish(session, job_id, str(exc), failed=True)
+        log.warning("not training asset %s %s: %s", asset_id, target, exc)
+        return {"skipped": str(exc)}
+    except SoftTimeLimitExceeded:
+        with self.db.Session() as session, session.begin():
+            jobs.finish(session, job_id, "Training took too long and was stopped", failed=True)
+        raise
+    return {"version": decision.challenger.version, "promoted": decision.promoted, "reason": decision.reason}
+
+
+@shared_task(name="twin.predict", soft_time_limit=600, **PIPELINE_TASK)
+def predict(self: TwinTask, asset_id: int, target: str) -> int:
+    """Forecast the next horizon with the active model (idempotent per version and time)."""
+    try:
+        return ml.predict(self.db, self.settings, asset_id, target, now=utcnow())
+    except ml.ModelError as exc:
+        log.warning("no forecast for asset %s %s: %s", asset_id, target, exc)
+        return 0
+
+
+@shared_task(name="twin.validate", soft_time_limit=600, **PIPELINE_TASK)
+def validate(self: TwinTask, asset_id: int, target: str) -> str | None:
+    """Check forecasts against what happened; queue retraining at once when they fail."""
+    validation = ml.validate(self.db, self.settings, asset_id, target, now=utcnow())
+    if validation is None or validation.disposition != "retrain":
+        return None if validation is None else validation.disposition
+    with self.db.Session() as session, session.begin():
+        # One retraining at a time per model: a failing model validated again before the
+        # retraining finished must not queue another.
+        pending = session.scalar(select(ModelVersion.id).where(
+            ModelVersion.asset_id == asset_id, ModelVersion.target == target,
+            ModelVersion.status == "candidate"))
+        supplier_id = session.scalar(select(Site.supplier_id).join(Asset, Asset.site_id == Site.id)
+                                     .where(Asset.id == asset_id))
+        job = None if pending else jobs.create_job(
+            session, supplier_id=supplier_id, kind="train", asset_id=asset_id, target=target,
+            message="Queued by a failed validation")
+        job_id = job.id if job else None
+    if job_id is not None:  # enqueued only after the job row has committed
+        train.delay(asset_id, target, job_id, f"retraining: {validation.reason}")
+    return "retrain"
+
+
+@shared_task(bind=True, base=TwinTask, name="twin.schedule.dispatch", ignore_result=True)
+def dispatch(self: TwinTask, stage: str, asset_type: str | None, asset_id: int | None,
+             target: str) -> int:
+    """Fan a schedule entry out to one task per matching asset (beat sends this)."""
+    with self.db.Session() as session:
+        query = select(Asset.id)
+        query = query.where(Asset.asset_type == asset_type) if asset_type else query.where(Asset.id == asset_id)
+        asset_ids = session.scalars(query).all()
+    for one in asset_ids:
+        if stage == "calculate":
+            calculate.delay(one)
+        elif stage == "train":
+            train.delay(one, target)
+        elif stage == "predict":
+            predict.delay(one, target)
+        elif stage == "validate":
+            validate.delay(one, target)
+    return len(asset_ids)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
+
+from app.calculations import Carry
 from app.generator import SignalSpec
+
+#: calculate(wide batch, carry, asset parameters) -> (calculations frame, carry after it)
+Calculate = Callable[[pd.DataFrame, Carry, dict[str, Any]], tuple[pd.DataFrame, Carry]]
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,9 @@ class AssetType:
     label: str
     description: str
     sensors: tuple[SensorSpec, ...]
+    calculate: Calculate
+    #: name -> unit of each calculation ``calculate`` returns
+    calculations: dict[str, str] = field(default_factory=dict)
     default_parameters: dict[str, Any] = field(default_factory=dict)
 
     def sensor(self, name: str) -> SensorSpec:

@@ -1,7 +1,28 @@
 """Boiler: burns fuel to heat water for the site's heat network."""
 
+from typing import Any
+
+import pandas as pd
+
+from app.calculations import Carry, advance, running_total
 from app.generator import SignalSpec
 from app.twins.base import AssetType, SensorSpec
+
+GAS_KWH_PER_M3 = 10.55  # natural gas, gross: 38 MJ/m3 / 3.6
+
+
+def calculate(wide: pd.DataFrame, carry: Carry, parameters: dict[str, Any]) -> tuple[pd.DataFrame, Carry]:
+    """Heat input from the fuel flow, heat output at the boiler's efficiency, and the damage
+    indicator: hours spent above the rated water temperature."""
+    heat_input = wide["fuel_flow"] * GAS_KWH_PER_M3
+    above = (wide["water_temperature"] > parameters.get("rated_temperature_c", 90.0)).astype(float) / 3600
+    out = pd.DataFrame({
+        "heat_input_kw": heat_input,
+        "heat_output_kw": heat_input * parameters.get("efficiency", 0.9),
+        "hours_above_rated": running_total(above, carry, "hours_above_rated"),
+    })
+    return out, advance(carry, out, ["hours_above_rated"])
+
 
 ASSET_TYPE = AssetType(
     name="boiler",
@@ -13,6 +34,8 @@ ASSET_TYPE = AssetType(
         SensorSpec("fuel_flow", "m³/h", 0.0, 60.0, SignalSpec(15, 30, 2, 3.0, lower=0)),
         SensorSpec("flue_temperature", "°C", 90.0, 220.0, SignalSpec(120, 60, 2, 2.0)),
     ),
+    calculate=calculate,
+    calculations={'heat_input_kw': 'kW', 'heat_output_kw': 'kW', 'hours_above_rated': 'h'},
     default_parameters={
         "rated_output_kw": 500.0,
         "rated_temperature_c": 90.0,

@@ -1,6 +1,16 @@
 """All models, imported in one place so the metadata (and Alembic) sees every table."""
 
-from app.db.models.analytics import Calculation, ModelVersion, Prediction, Validation
+from app.db.models.analytics import (
+    Calculation,
+    Job,
+    Lease,
+    ModelEvent,
+    ModelVersion,
+    PipelineRun,
+    PipelineState,
+    Prediction,
+    Validation,
+)
 from app.db.models.billing import FUELS, READING_KINDS, Customer, Meter, MeterReading, Tariff
 from app.db.models.operations import Alert, AuditLog, EmailLog, WorkerHeartbeat
 from app.db.models.plant import Asset, Sensor, SensorReading, Site
@@ -15,6 +25,11 @@ __all__ = [
     "AuditLog",
     "Calculation",
     "Customer",
+    "Job",
+    "Lease",
+    "ModelEvent",
+    "PipelineRun",
+    "PipelineState",
     "EmailLog",
     "Meter",
     "MeterReading",
