@@ -9,6 +9,7 @@ import dash
 from flask import Flask
 
 from app.db import Database
+from app.queue import TaskQueue
 from app.web import auth, errors, health
 from app.web.context import TwinContext
 from app.web.context import init_app as init_context
@@ -25,7 +26,7 @@ def build_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         raise TypeError("pass either settings or overrides, not both")
     server = Flask(__name__)
     configure_server(server, settings)
-    init_context(server, TwinContext(settings, Database(settings)))
+    init_context(server, TwinContext(settings, Database(settings), TaskQueue(settings)))
     auth.init_app(server)
     server.register_blueprint(health.bp)
     errors.init_app(server)

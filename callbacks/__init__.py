@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import dash
 
-from callbacks import admin, estate, meters
+from callbacks import admin, estate, meters, models
 
 
 def register_callbacks(app: dash.Dash) -> None:
     estate.register(app)
     meters.register(app)
     admin.register(app)
+    models.register(app)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dash
 
-from layouts import admin, estate, meters
+from layouts import admin, estate, meters, models
 
-PAGES = (estate, meters, admin)
+PAGES = (estate, meters, models, admin)
 
 
 def register_pages() -> None:

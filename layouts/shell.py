@@ -18,6 +18,7 @@ def navbar() -> dbc.Navbar:
                     [
                         dbc.NavItem(dbc.NavLink("Estate", href="/", active="exact")),
                         dbc.NavItem(dbc.NavLink("Meters", href="/meters", active="exact")),
+                        dbc.NavItem(dbc.NavLink("Models", href="/models", active="exact")),
                         dbc.NavItem(dbc.NavLink("Admin", href="/admin", active="exact")),
                         dbc.NavItem(dbc.NavLink("Sign out", href="/logout", external_link=True)),
                     ],

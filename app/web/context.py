@@ -8,6 +8,7 @@ from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
 from app.db import Database
+from app.queue import TaskQueue
 from settings import Settings
 
 EXTENSION_KEY = "energy_twin"
@@ -15,10 +16,11 @@ EXTENSION_KEY = "energy_twin"
 
 @dataclass(frozen=True)
 class TwinContext:
-    """What the web app was built with: its settings and its database."""
+    """What the web app was built with: its settings, its database and its task queue."""
 
     settings: Settings
     db: Database
+    queue: TaskQueue
 
 
 def init_app(server: Flask, context: TwinContext) -> None:
