@@ -29,7 +29,9 @@ class Carry:
 
 def seconds_since_previous(index: pd.DatetimeIndex, last_ts: datetime | None) -> np.ndarray:
     """Seconds from each sample back to the one before it (the first back to ``last_ts``)."""
-    stamps = index.asi8.astype(np.int64)  # ns since the epoch
+    # ns since the epoch whatever the index's unit: pandas 3 builds datetime64[us] indexes from
+    # datetimes, and asi8 counts in the index's own unit (while Timestamp.value is always ns).
+    stamps = pd.DatetimeIndex(index).as_unit("ns").asi8
     previous = np.empty_like(stamps)
     previous[1:] = stamps[:-1]
     previous[0] = stamps[0] if last_ts is None else pd.Timestamp(last_ts).value

@@ -419,7 +419,10 @@ def challenge(db: Database, settings: Settings, asset_id: int, target: str, *, n
         return Decision(True, "no active model: the new version is active", None, challenger)
     step = settings.pipeline.resample_minutes
     series = load_target(db, asset_id, target, now - timedelta(days=settings.pipeline.training_days), now, step)
-    holdout = series.index[int(len(series) * (1 - settings.model.holdout_fraction)):]
+    # Exactly the challenger's hold-out: the usable feature rows split the way train() split
+    # them (splitting the raw series instead puts its last fitted rows into the window).
+    usable = features(series).assign(y=series).dropna().index
+    holdout = usable[int(len(usable) * (1 - settings.model.holdout_fraction)):]
     # The fair window is data neither model was fitted on: the challenger's hold-out after the
     # champion's training ended. Too little of it (a champion trained moments ago) and the
     # whole hold-out is used, which favours the champion: a challenger must then be clearly better.

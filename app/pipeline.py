@@ -214,11 +214,15 @@ def calculate(
             if not wide.empty:
                 with Timer(summary, "calculate"):
                     frame, carry = kind.calculate(wide, carry, parameters)
+                # The watermark only moves forward: re-running an earlier range must not make
+                # the next routine run recalculate everything after that range.
+                newest = wide.index[-1].to_pydatetime()
+                watermark = newest if watermark is None else max(watermark, newest)
                 with Timer(summary, "save"), db.engine.begin() as conn:
                     rows = calculation_rows(asset_id, frame)
                     upsert(conn, Calculation.__table__, rows, keys=["asset_id", "name", "ts"])
                     upsert(conn, PipelineState.__table__,
-                           [{"asset_id": asset_id, "watermark": wide.index[-1].to_pydatetime(),
+                           [{"asset_id": asset_id, "watermark": watermark,
                              "updated_at": utcnow()}], keys=["asset_id"])
                 summary.rows += len(wide) * len(sensors)
             summary.batches += 1
