@@ -441,8 +441,7 @@ def pipeline_run(ctx: click.Context, asset_id: int, start: str | None, end: str 
     the same code the workers run, with a progress bar."""
     from tqdm import tqdm
 
-    from app import ml, pipeline, schedule
-    from app.db.base import utcnow
+    from app import pipeline, schedule
     from app.db.models import Asset
 
     settings = _settings(ctx)
@@ -450,40 +449,23 @@ def pipeline_run(ctx: click.Context, asset_id: int, start: str | None, end: str 
     finish = _parse_time(end, "--to") if end else None
     database = _database(settings, require_head=True)
     _process(ctx, "cli")
-    with tqdm(total=1, unit="batch", desc=f"asset {asset_id} calculate", file=sys.stderr) as bar:
+    with database.Session() as session:
+        asset = session.get(Asset, asset_id)
+        if asset is None:
+            _fail(f"no asset with id {asset_id}")
+        chosen = [] if no_models else (list(targets) or schedule.targets_for(
+            schedule.load(), asset.asset_type, asset_id))
+    with tqdm(total=1, unit="batch", desc=f"asset {asset_id}", file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
-        summary = pipeline.calculate(database, settings, asset_id, start=begin, end=finish,
-                                     progress=progress)
-    click.echo(f"calculate: {summary.decision}; {summary.rows:,} readings in {summary.batches} "
-               f"batches; {summary.timings_s}")
-    if no_models:
-        return
-    with database.Session() as session:
-        asset = session.get(Asset, asset_id)
-        chosen = list(targets) or schedule.targets_for(schedule.load(), asset.asset_type, asset_id)
-    now = finish or utcnow()
-    for target in chosen:
-        try:
-            with database.Session() as session:
-                has_model = ml.active_version(session, asset_id, target) is not None
-            if not has_model:
-                trained = ml.train(database, settings, asset_id, target, now=now, reason="pipeline run")
-                click.echo(f"{target}: trained v{trained.version.version} (hold-out MAE {trained.holdout.mae:.4g})")
-            validation = ml.validate(database, settings, asset_id, target, now=now)
-            if validation is not None:
-                click.echo(f"{target}: validated, {validation.disposition} ({validation.reason})")
-                if validation.disposition == "retrain":
-                    decision = ml.challenge(database, settings, asset_id, target, now=now,
-                                            reason=f"retraining: {validation.reason}")
-                    click.echo(f"{target}: v{decision.challenger.version} "
-                               f"{'promoted' if decision.promoted else 'rejected'} ({decision.reason})")
-            count = ml.predict(database, settings, asset_id, target, now=now)
-            click.echo(f"{target}: {count} forecasts stored")
-        except ml.ModelError as exc:
-            click.echo(f"{target}: {exc}", err=True)
+        summary = pipeline.run(database, settings, asset_id, chosen, start=begin, end=finish,
+                               progress=progress)
+    click.echo(f"calculate: {summary.decision}; {summary.rows:,} readings in {summary.batches} batches")
+    for target, outcome in summary.details.get("targets", {}).items():
+        click.echo(f"{target}: {outcome}")
+    click.echo("timings: " + ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in summary.timings_s.items()))
 
 
 @main.group()

@@ -198,7 +198,8 @@ def calculate(
         summary.decision = "no sensor data yet"
         return summary
     begin = start or (watermark + timedelta(microseconds=1) if watermark else first)
-    finish = end or last + timedelta(microseconds=1)
+    # Nothing is calculated past the newest reading: a later `end` waits for data to arrive.
+    finish = min(end, last + timedelta(microseconds=1)) if end else last + timedelta(microseconds=1)
     summary.start, summary.end = begin, finish
     if begin >= finish:
         summary.decision = "up to date"
@@ -232,5 +233,58 @@ def calculate(
         finish_run(db, run_id, summary, status="failed")
         raise
     summary.decision = "calculated"
+    finish_run(db, run_id, summary)
+    return summary
+
+
+def run(
+    db: Database,
+    settings: Settings,
+    asset_id: int,
+    targets: list[str],
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    now: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunSummary:
+    """One whole pipeline run for an asset: calculate, then for each target train a first model
+    if there is none, validate the active model's forecasts, retrain and decide when they
+    failed, and forecast the next horizon. One summary (rows, stage timings, decisions) is
+    stored and logged for the run."""
+    from app import ml  # the model layer builds on this module's loading
+
+    calculated = calculate(db, settings, asset_id, start=start, end=end, progress=progress)
+    summary = RunSummary(asset_id, "run", rows=calculated.rows, batches=calculated.batches,
+                         timings_s=dict(calculated.timings_s), start=calculated.start, end=calculated.end)
+    decisions: dict[str, str] = {}
+    run_id = start_run(db, asset_id, "run", ",".join(targets) or None)
+    moment = now or end or utcnow()
+    for target in targets:
+        steps: list[str] = []
+        try:
+            with db.Session() as session:
+                has_model = ml.active_version(session, asset_id, target) is not None
+            if not has_model:
+                with Timer(summary, "train"):
+                    trained = ml.train(db, settings, asset_id, target, now=moment, reason="pipeline run")
+                steps.append(f"trained v{trained.version.version}")
+            with Timer(summary, "validate"):
+                validation = ml.validate(db, settings, asset_id, target, now=moment)
+            if validation is not None:
+                steps.append(f"validated: {validation.disposition} ({validation.reason})")
+                if validation.disposition == "retrain":
+                    with Timer(summary, "train"):
+                        decision = ml.challenge(db, settings, asset_id, target, now=moment,
+                                                reason=f"retraining: {validation.reason}")
+                    steps.append(f"v{decision.challenger.version} "
+                                 f"{'promoted' if decision.promoted else 'rejected'} ({decision.reason})")
+            with Timer(summary, "predict"):
+                steps.append(f"{ml.predict(db, settings, asset_id, target, now=moment)} forecasts")
+        except ml.ModelError as exc:
+            steps.append(f"stopped: {exc}")
+        decisions[target] = "; ".join(steps)
+    summary.decision = calculated.decision
+    summary.details["targets"] = decisions
     finish_run(db, run_id, summary)
     return summary

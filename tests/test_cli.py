@@ -199,3 +199,32 @@ def test_run_serves_the_portal_with_a_worker_and_beat_and_stops_cleanly(tmp_path
     # nothing left behind: the worker's and beat's processes have ended with the session
     leftover = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True)
     assert leftover.stdout.strip() == ""
+
+
+def test_pipeline_run_calculates_trains_forecasts_and_models_list_shows_it(tmp_path: Path) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from app.generator import generate_chunks
+    from app.ingest import write_sensor_readings
+    from app.twins import asset_type
+
+    settings_file = tmp_path / "settings.json"
+    settings_file.write_text(json.dumps({"pipeline": {"training_days": 3, "min_training_rows": 100},
+                                         "model": {"n_estimators": 20}}))
+    env = {"TWIN_SETTINGS_FILE": str(settings_file)}
+    invoke(["db", "upgrade"], tmp_path, **env)
+    database = Database(make_settings(tmp_path))
+    kind = asset_type("boiler")
+    plant = add_plant(database, [s.name for s in kind.sensors], asset_type="boiler")
+    end = datetime(2024, 10, 4, tzinfo=timezone.utc)
+    for sensor_id, spec in zip(plant.sensor_ids, kind.sensors, strict=True):
+        write_sensor_readings(database.engine, generate_chunks(
+            spec.signal, sensor_id, end - timedelta(days=3), end, timedelta(minutes=1), seed=1))
+    result = invoke(["pipeline", "run", "--asset", str(plant.asset_id), "--to", "2024-10-04"], tmp_path, **env)
+    assert result.exit_code == 0, result.output
+    assert "calculate: calculated; 17,280 readings" in result.output  # 3 days x 1440 min x 4 sensors
+    assert "water_temperature: trained v1" in result.output and "6 forecasts" in result.output
+    listing = invoke(["models", "list"], tmp_path, **env).output
+    assert "water_temperature" in listing and "active" in listing
+    again = invoke(["pipeline", "run", "--asset", str(plant.asset_id), "--to", "2024-10-04"], tmp_path, **env)
+    assert "calculate: up to date" in again.output
