@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from app.model_registry import AssetNotFound, overview, request_training, supplier_assets
 from app.queue import QueueUnavailable
+from app.tariffs import LONDON
 from app.web.context import db_session, twin
 from callbacks.formatting import when
 from layouts import ids
@@ -61,7 +62,8 @@ def register(app: dash.Dash) -> None:
                  _pct(v.holdout_metrics.get("coverage")), v.file_sha256[:12]] for v in versions]
         numbers = {v.version for v in versions}
         checks = [(val, n) for val, n in view.validations if n in numbers]
-        points = [{"version": n, "at": val.window_to, "mape": (val.mape or 0) * 100,
+        points = [{"version": n, "at": val.window_to.astimezone(LONDON).replace(tzinfo=None),
+                   "mape": (val.mape or 0) * 100,
                    "coverage": (val.coverage or 0) * 100} for val, n in checks]
         validation_rows = [[f"v{n}", f"{when(val.window_from)} – {when(val.window_to)}", val.n,
                             f"{val.mae:.4g}", _pct(val.mape), _pct(val.coverage), val.disposition, val.reason]

@@ -64,6 +64,11 @@ def main() -> None:
         wait.until(lambda d: "Period total" in d.find_element(By.ID, "reading-preview").text)
         driver.save_screenshot(str(OUT / "reading-modal.png"))
 
+        driver.get(f"{args.url}/models")
+        wait.until(lambda d: "v1" in d.find_element(By.ID, "models-versions").text)
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#models-chart .main-svg")))
+        driver.save_screenshot(str(OUT / "models.png"))
+
         driver.get(f"{args.url}/admin")
         wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#admin-users table")))
         driver.save_screenshot(str(OUT / "admin.png"))

@@ -6,6 +6,8 @@ Components only; ``callbacks.models`` fills them.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import dcc, html
@@ -82,9 +84,13 @@ def validation_chart(points: list[dict[str, object]], target: str) -> go.Figure:
     figure.update_layout(title=f"Forecast error and interval coverage of {target}", template="plotly_white",
                          height=340, margin={"l": 60, "r": 60, "t": 50, "b": 40},
                          legend={"orientation": "h", "y": -0.2})
-    figure.update_xaxes(title_text="Validated at (UK time)")
+    figure.update_xaxes(title_text="Validated at (UK time)", tickformat="%d %b\n%H:%M")
+    times = [p["at"] for p in points]
+    if times and max(times) == min(times):  # one validation: show the day around it, not milliseconds
+        figure.update_xaxes(range=[min(times) - timedelta(hours=12), max(times) + timedelta(hours=12)])
     figure.update_yaxes(title_text="MAPE (%)", rangemode="tozero", secondary_y=False)
-    figure.update_yaxes(title_text="Interval coverage (%)", range=[0, 105], secondary_y=True)
+    figure.update_yaxes(title_text="Interval coverage (%)", range=[0, 105], dtick=20,
+                        showgrid=False, secondary_y=True)
     if not points:
         figure.add_annotation(text="No validation yet: forecasts are validated once what they "
                                    "forecast has happened.", showarrow=False, x=0.5, y=0.5,
