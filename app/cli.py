@@ -382,7 +382,7 @@ def beat(ctx: click.Context, pidfile: str | None, loglevel: str) -> None:
 
     settings = _settings(ctx)
     try:
-        entries = load_schedule()
+        entries = load_schedule(settings.pipeline.schedule_file)
     except ScheduleError as exc:
         _fail(str(exc), EXIT_SETTINGS)
     database = _database(settings, require_head=True)
@@ -454,7 +454,7 @@ def pipeline_run(ctx: click.Context, asset_id: int, start: str | None, end: str 
         if asset is None:
             _fail(f"no asset with id {asset_id}")
         chosen = [] if no_models else (list(targets) or schedule.targets_for(
-            schedule.load(), asset.asset_type, asset_id))
+            schedule.load(settings.pipeline.schedule_file), asset.asset_type, asset_id))
     with tqdm(total=1, unit="batch", desc=f"asset {asset_id}", file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total

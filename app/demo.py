@@ -314,7 +314,7 @@ def seed_demo(
             progress("sensor readings", done, total)
     # The twin's loop on the demo assets: calculations, a model per scheduled target, its
     # forecasts and a first validation, so a new user sees every part of it at once.
-    entries = schedule.load()
+    entries = schedule.load(settings.pipeline.schedule_file)
     with db.Session() as session:
         assets = session.execute(select(Asset.id, Asset.asset_type).order_by(Asset.id)).all()
     for number, (asset_id, type_name) in enumerate(assets, start=1):

@@ -4,6 +4,7 @@ training on request. Every query is scoped to the user's supplier."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -42,7 +43,8 @@ def owned_asset(session: Session, supplier_id: int, asset_id: int) -> Asset:
     return asset
 
 
-def overview(session: Session, supplier_id: int, asset_id: int) -> Overview:
+def overview(session: Session, supplier_id: int, asset_id: int,
+             schedule_file: Path | None = None) -> Overview:
     asset = owned_asset(session, supplier_id, asset_id)
     versions = list(session.scalars(select(ModelVersion).where(ModelVersion.asset_id == asset_id)
                                     .order_by(ModelVersion.target, ModelVersion.version.desc())))
@@ -53,7 +55,7 @@ def overview(session: Session, supplier_id: int, asset_id: int) -> Overview:
     events = [(e, numbers.get(e.model_version_id)) for e in session.scalars(
         select(ModelEvent).where(ModelEvent.asset_id == asset_id).order_by(ModelEvent.at.desc()).limit(50))]
     targets = list(dict.fromkeys([v.target for v in versions]
-                                 + targets_for(load_schedule(), asset.asset_type, asset.id)))
+                                 + targets_for(load_schedule(schedule_file), asset.asset_type, asset.id)))
     return Overview(asset, targets, versions, validations, events,
                     jobs.latest_job(session, supplier_id, asset_id, "train"))
 

@@ -109,7 +109,9 @@ def parse(data: Any, source: str = "prediction_schedule.json") -> list[Entry]:
     return entries
 
 
-def load(path: Path = SCHEDULE_FILE) -> list[Entry]:
+def load(path: Path | None = None) -> list[Entry]:
+    """The schedule in ``path`` (settings' ``pipeline.schedule_file``; the packaged file by default)."""
+    path = path or SCHEDULE_FILE
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

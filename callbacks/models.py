@@ -52,7 +52,8 @@ def register(app: dash.Dash) -> None:
         if asset_id is None:
             return [], None, page.table([], [], "No assets yet."), page.validation_chart([], "—"), None, None, True
         try:
-            view = overview(db_session(), current_user.supplier_id, int(asset_id))
+            view = overview(db_session(), current_user.supplier_id, int(asset_id),
+                            twin().settings.pipeline.schedule_file)
         except (AssetNotFound, ValueError):
             return [], None, page.table([], [], "This asset is not available."), page.validation_chart([], "—"), None, None, True
         target = target if target in view.targets else (view.targets[0] if view.targets else None)
@@ -121,7 +122,8 @@ def register(app: dash.Dash) -> None:
                 job.status, job.message = "failed", str(exc)
                 session.commit()
         try:
-            view = overview(session, current_user.supplier_id, int(asset_id))
+            view = overview(session, current_user.supplier_id, int(asset_id),
+                            twin().settings.pipeline.schedule_file)
         except (AssetNotFound, ValueError):
             return 0, "", "secondary", "This asset is not available.", True, no_update
         job = view.job

@@ -37,6 +37,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "TWIN_WEB_HOST": "web.host",
     "TWIN_WEB_PORT": "web.port",
     "TWIN_SESSION_COOKIE_SECURE": "web.session_cookie_secure",
+    "TWIN_SCHEDULE_FILE": "pipeline.schedule_file",
 }
 
 
@@ -107,6 +108,8 @@ class PipelineSettings(_Section):
     min_training_rows: int = Field(1000, ge=10)
     resample_minutes: int = Field(10, ge=1, le=1440)
     training_days: int = Field(30, ge=1)
+    #: the schedule file; the packaged prediction_models/prediction_schedule.json when unset
+    schedule_file: Path | None = None
 
 
 class ModelSettings(_Section):

@@ -228,3 +228,14 @@ def test_pipeline_run_calculates_trains_forecasts_and_models_list_shows_it(tmp_p
     assert "water_temperature" in listing and "active" in listing
     again = invoke(["pipeline", "run", "--asset", str(plant.asset_id), "--to", "2024-10-04"], tmp_path, **env)
     assert "calculate: up to date" in again.output
+
+
+def test_beat_refuses_a_broken_schedule_naming_the_entry(tmp_path: Path) -> None:
+    broken = tmp_path / "schedule.json"
+    broken.write_text(json.dumps({"version": 1, "entries": [
+        {"asset_type": "boiler", "target": "water_temperature", "predict": {"every": "often"}}]}))
+    env = {"TWIN_HOME": str(tmp_path), "TWIN_SCHEDULE_FILE": str(broken)}
+    assert twin("db", "upgrade", env=env).returncode == 0
+    result = twin("beat", env=env)
+    assert result.returncode == 2
+    assert "schedule.json entry 1 (predict): 'every' must look like" in result.stderr

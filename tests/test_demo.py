@@ -29,9 +29,9 @@ NOW = utc(2026, 11, 20, 12, 0)
 
 
 def seeded(tmp_path: Path, **overrides: object) -> tuple[Database, list]:
-    settings = make_settings(tmp_path, demo=True, demo_data__meters=8,
-                             demo_data__meter_history_days=60, demo_data__sensor_history_days=1,
-                             **overrides)
+    small = {"demo_data__meters": 8, "demo_data__meter_history_days": 60,
+             "demo_data__sensor_history_days": 1}
+    settings = make_settings(tmp_path, demo=True, **{**small, **overrides})
     database = Database(settings)
     upgrade(database.engine)
     return database, seed_demo(database, settings, now=NOW)
@@ -113,3 +113,20 @@ def test_seeding_twice_is_refused(tmp_path: Path) -> None:
     database, _ = seeded(tmp_path)
     with pytest.raises(DemoError, match="already holds suppliers"):
         seed_demo(database, make_settings(tmp_path, demo=True), now=NOW)
+
+
+@pytest.mark.slow
+def test_every_demo_asset_has_an_active_model_with_forecasts_and_a_validation(tmp_path: Path) -> None:
+    from app.db.models import Asset, ModelVersion, Prediction, Validation
+
+    database, _ = seeded(tmp_path, demo_data__sensor_history_days=5, pipeline__training_days=5,
+                         model__n_estimators=20)
+    with database.Session() as session:
+        assets = session.scalars(select(Asset.id)).all()
+        active = session.scalars(select(ModelVersion).where(ModelVersion.status == "active")).all()
+        assert sorted(v.asset_id for v in active) == sorted(assets)
+        for version in active:
+            assert session.scalar(select(func.count()).select_from(Prediction)
+                                  .where(Prediction.model_version_id == version.id)) > 0
+            assert session.scalar(select(func.count()).select_from(Validation)
+                                  .where(Validation.model_version_id == version.id)) >= 1

@@ -60,7 +60,7 @@ def beat_schedule(settings: Settings, entries: list[schedule.Entry] | None = Non
             "options": {"expires": float(settings.broker.heartbeat_interval_s)},
         }
     }
-    for entry in schedule.load() if entries is None else entries:
+    for entry in schedule.load(settings.pipeline.schedule_file) if entries is None else entries:
         for stage, when in entry.stages.items():
             if when.every is not None:
                 every: Any = when.every.total_seconds()
