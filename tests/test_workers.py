@@ -67,3 +67,35 @@ def test_beat_schedules_the_heartbeat_from_settings(tmp_path: Path) -> None:
     celery = create_celery(settings)
     assert list(celery.conf.beat_schedule) == ["worker-heartbeat"]  # workers need no schedule
     assert celery.conf.worker_hijack_root_logger is False
+
+
+def test_a_schedule_dispatch_fans_out_to_each_asset_of_the_type(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from app.db.models import PipelineState
+    from app.generator import generate_chunks
+    from app.ingest import write_sensor_readings
+    from app.twins import asset_type
+    from tests.conftest import add_plant, utc
+
+    settings = make_settings(tmp_path)
+    database = Database(settings)
+    upgrade(database.engine)
+    kind = asset_type("pipeline")
+    assets = []
+    for name in ("North main", "South main"):
+        plant = add_plant(database, [s.name for s in kind.sensors], asset_type="pipeline", name=name)
+        for sensor_id, spec in zip(plant.sensor_ids, kind.sensors, strict=True):
+            write_sensor_readings(database.engine, generate_chunks(
+                spec.signal, sensor_id, utc(2024, 10, 1), utc(2024, 10, 1, 2), timedelta(minutes=1), seed=1))
+        assets.append(plant.asset_id)
+    celery = create_celery(settings)
+    with start_worker(celery, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        celery.send_task("twin.schedule.dispatch", args=("calculate", "pipeline", None, "pressure_drop"))
+
+        def calculated() -> bool:
+            with database.Session() as session:
+                marks = session.scalars(select(PipelineState.asset_id)).all()
+            return sorted(marks) == sorted(assets)
+
+        wait_for(calculated)
