@@ -44,6 +44,7 @@ from app.db.models import (
     Validation,
 )
 from app.db.upsert import upsert
+from app.pipeline import raw_ts
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -73,21 +74,22 @@ def load_target(db: Database, asset_id: int, target: str, start: datetime, end: 
     """The target's ``step_minutes`` means over [start, end), from its sensor or calculation."""
     with db.Session() as session:
         sensor_id = session.scalar(select(Sensor.id).where(Sensor.asset_id == asset_id, Sensor.name == target))
+    # The raw ts column, converted in one vectorised step (see app.pipeline.raw_ts).
     if sensor_id is not None:
-        query = (select(SensorReading.ts, SensorReading.value)
-                 .where(SensorReading.sensor_id == sensor_id, SensorReading.ts >= start, SensorReading.ts < end))
         engine = db.sensors_engine
+        query = (select(raw_ts(SensorReading.ts, engine.dialect.name), SensorReading.value)
+                 .where(SensorReading.sensor_id == sensor_id, SensorReading.ts >= start, SensorReading.ts < end))
     else:
-        query = (select(Calculation.ts, Calculation.value)
+        engine = db.engine
+        query = (select(raw_ts(Calculation.ts, engine.dialect.name), Calculation.value)
                  .where(Calculation.asset_id == asset_id, Calculation.name == target,
                         Calculation.ts >= start, Calculation.ts < end))
-        engine = db.engine
     with engine.connect() as conn:
         frame = pd.read_sql(query.order_by("ts"), conn)
     if frame.empty:
         return pd.Series(dtype=float, index=pd.DatetimeIndex([], tz="UTC"), name=target)
     series = pd.Series(frame["value"].to_numpy(dtype=float),
-                       index=pd.to_datetime(frame["ts"], utc=True), name=target)
+                       index=pd.to_datetime(frame["ts"], utc=True, format="ISO8601"), name=target)
     # Label each mean by the end of its bucket: the value "at 10:10" is the mean of 10:00-10:10,
     # known at 10:10, so a forecast for 10:10 never uses data from after it.
     return series.resample(f"{step_minutes}min", label="right", closed="left").mean().dropna()

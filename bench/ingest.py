@@ -64,7 +64,7 @@ from app.db import Database, check_connection
 from app.db.migrate import upgrade
 from app.db.models import Asset, Sensor, Site, Supplier
 from app.generator import SignalSpec, generate_chunks
-from app.ingest import _iso_strings, copy_text, write_sensor_readings
+from app.ingest import iso_strings, copy_text, write_sensor_readings
 from settings import load_settings
 
 Dialect = Literal["sqlite", "postgresql"]
@@ -281,7 +281,7 @@ def baseline_sqlite(engine: Engine, frames: Sequence[pd.DataFrame]) -> None:
 
     def rows(frame: pd.DataFrame) -> Iterator[tuple[int, str, float]]:
         frame = driver_frame(frame)
-        ts = _iso_strings(frame["ts"].to_numpy())
+        ts = iso_strings(frame["ts"].to_numpy())
         return zip(frame["sensor_id"].tolist(), ts, frame["value"].tolist())
 
     raw = engine.raw_connection()
