@@ -39,7 +39,6 @@ import math
 import os
 import pickle
 import platform
-import resource
 import shutil
 import signal
 import sqlite3
@@ -57,6 +56,7 @@ from typing import Any, Literal, cast
 
 import pandas as pd
 import psycopg
+from _support import current_rss_mb, log, peak_rss_mb, verdict
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
@@ -64,7 +64,7 @@ from app.db import Database, check_connection
 from app.db.migrate import upgrade
 from app.db.models import Asset, Sensor, Site, Supplier
 from app.generator import SignalSpec, generate_chunks
-from app.ingest import iso_strings, copy_text, write_sensor_readings
+from app.ingest import copy_text, iso_strings, write_sensor_readings
 from settings import load_settings
 
 Dialect = Literal["sqlite", "postgresql"]
@@ -84,13 +84,6 @@ PG_COPY = "COPY sensor_readings (sensor_id, ts, value) FROM STDIN"
 FINGERPRINT = text(
     "SELECT COUNT(*), COUNT(DISTINCT sensor_id), MIN(ts), MAX(ts), SUM(value) FROM sensor_readings"
 )
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-# -- data -----------------------------------------------------------------------------------
 
 
 def make_frames(rows: int, sensors: int) -> list[pd.DataFrame]:
@@ -246,30 +239,6 @@ class Sample:
     merged_chunks: int | None
 
 
-def _proc_status_mb(field: str) -> float | None:
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024  # kB
-    except OSError:
-        pass
-    return None
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set (VmHWM; ru_maxrss where /proc is missing)."""
-    peak = _proc_status_mb("VmHWM")
-    if peak is not None:
-        return peak
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return maxrss / 1024 / 1024 if sys.platform == "darwin" else maxrss / 1024
-
-
-def current_rss_mb() -> float:
-    return _proc_status_mb("VmRSS") or peak_rss_mb()
-
-
 def driver_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with naive-UTC ``datetime64[us]`` timestamps, the form the text encoders take."""
     ts = frame["ts"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
@@ -404,10 +373,6 @@ def summarise(dialect: str, samples: dict[Kind, list[Sample]], rows: int) -> dic
     ratio = best_seconds(samples["baseline"]) / best_seconds(samples["product"])
     figures[f"{dialect}_ratio"] = round(ratio, 3)
     return figures
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
 
 
 def report(dialects: Sequence[str], figures: dict[str, Any]) -> dict[str, str]:

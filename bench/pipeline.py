@@ -57,7 +57,6 @@ import gc
 import json
 import os
 import platform
-import resource
 import secrets
 import shutil
 import signal
@@ -65,16 +64,15 @@ import sqlite3
 import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 import psycopg
+from _support import current_rss_mb, log, peak_rss_mb, run_child, verdict
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.engine import make_url
 
@@ -122,10 +120,6 @@ BASELINE_SQL = text(
 )
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def bench_settings(url: str, home: str, secret: str, days: int) -> Settings:
     """The product's default settings (nothing read from the caller's TWIN_*), on ``url``,
     training on the whole ``days``."""
@@ -134,69 +128,6 @@ def bench_settings(url: str, home: str, secret: str, days: int) -> Settings:
 
 
 # -- memory -------------------------------------------------------------------------------
-
-
-def _proc_status_mb(name: str) -> float | None:
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith(name + ":"):
-                    return int(line.split()[1]) / 1024  # kB
-    except OSError:
-        pass
-    return None
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set (VmHWM; ru_maxrss where /proc is missing)."""
-    peak = _proc_status_mb("VmHWM")
-    if peak is not None:
-        return peak
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return maxrss / 1024 / 1024 if sys.platform == "darwin" else maxrss / 1024
-
-
-def current_rss_mb() -> float:
-    return _proc_status_mb("VmRSS") or peak_rss_mb()
-
-
-# -- spawned children -----------------------------------------------------------------------
-
-
-def _child_main(target: Callable[[Any], Any], task: Any, conn: Any) -> None:
-    try:
-        conn.send((True, target(task)))
-    except BaseException:  # noqa: BLE001 - the parent re-raises it with the child's traceback
-        conn.send((False, traceback.format_exc()))
-    finally:
-        conn.close()
-
-
-def run_child(target: Callable[[Any], Any], task: Any) -> Any:
-    """``target(task)`` in a fresh spawned interpreter (its peak RSS is its own); the child is
-    terminated if this returns or raises (an error, SIGTERM) while it still runs."""
-    ctx = get_context("spawn")
-    receive, send = ctx.Pipe(duplex=False)
-    # Not a daemon: joblib refuses process-based loops in a daemonic process (scikit-learn then
-    # warns and falls back to one job), and the stages must run as in the product's processes.
-    process = ctx.Process(target=_child_main, args=(target, task, send))
-    process.start()
-    send.close()
-    try:
-        try:
-            ok, payload = receive.recv()
-        except EOFError:
-            process.join()
-            raise RuntimeError(f"child {process.pid} died (exit code {process.exitcode})") from None
-        if not ok:
-            raise RuntimeError(f"child {process.pid} failed:\n{payload}")
-        process.join()
-        return payload
-    finally:
-        if process.is_alive():
-            process.terminate()
-            process.join(10)
-        receive.close()
 
 
 # -- scratch databases ----------------------------------------------------------------------
@@ -638,10 +569,6 @@ def bench_database(scratch: Scratch, args: argparse.Namespace, home: Path,
     figures[f"{d}_predictions"] = best.predictions
     figures[f"{d}_validation"] = best.validation
     return figures
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
 
 
 STAGE_LABELS = (

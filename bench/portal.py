@@ -59,8 +59,7 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
@@ -70,6 +69,7 @@ from typing import Any
 
 import numpy as np
 import psycopg
+from _support import log, run_children, verdict
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.engine import make_url
 
@@ -120,10 +120,6 @@ WHERE m.id = l.meter_id AND m.supplier_id = :supplier
 """)
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
@@ -138,49 +134,6 @@ def psycopg_url(url: str) -> str:
 
 
 # -- spawned children -----------------------------------------------------------------------
-
-
-def _child_main(target: Callable[[Any], Any], task: Any, conn: Any) -> None:
-    try:
-        conn.send((True, target(task)))
-    except BaseException:  # noqa: BLE001 - the parent re-raises it with the child's traceback
-        conn.send((False, traceback.format_exc()))
-    finally:
-        conn.close()
-
-
-def run_children(target: Callable[[Any], Any], tasks: Sequence[Any]) -> list[Any]:
-    """``target(task)`` for each task, each in its own spawned process, all at once.
-
-    Children still running when this returns or raises (an error, SIGTERM) are terminated.
-    """
-    ctx = get_context("spawn")
-    running: list[tuple[Any, Any]] = []
-    try:
-        for task in tasks:
-            receive, send = ctx.Pipe(duplex=False)
-            process = ctx.Process(target=_child_main, args=(target, task, send), daemon=True)
-            process.start()
-            send.close()
-            running.append((process, receive))
-        results = []
-        for process, receive in running:
-            try:
-                ok, payload = receive.recv()
-            except EOFError:
-                process.join()
-                raise RuntimeError(f"child {process.pid} died (exit code {process.exitcode})") from None
-            if not ok:
-                raise RuntimeError(f"child {process.pid} failed:\n{payload}")
-            results.append(payload)
-        for process, _ in running:
-            process.join()
-        return results
-    finally:
-        for process, _ in running:
-            if process.is_alive():
-                process.terminate()
-                process.join(10)
 
 
 # -- the bench database ---------------------------------------------------------------------
@@ -866,10 +819,6 @@ def stats(samples: Sequence[float]) -> dict[str, float]:
     ordered = sorted(samples)
     p95 = ordered[min(len(ordered) - 1, max(0, int(np.ceil(0.95 * len(ordered))) - 1))]
     return {"p50_ms": ms(statistics.median(ordered)), "p95_ms": ms(p95), "max_ms": ms(ordered[-1])}
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
 
 
 def report(figures: dict[str, Any], cases: list[GridCase]) -> dict[str, str]:
