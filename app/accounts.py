@@ -173,3 +173,8 @@ def set_billing_email(session: Session, *, supplier_id: int, actor_id: int, emai
            entity="supplier", entity_id=supplier_id, old={"billing_email": supplier.billing_email},
            new={"billing_email": email}, ip=ip)
     supplier.billing_email = email
+
+
+def billing_email(session: Session, supplier_id: int) -> str | None:
+    """The supplier's billing contact."""
+    return session.scalar(select(Supplier.billing_email).where(Supplier.id == supplier_id))

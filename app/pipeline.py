@@ -368,3 +368,32 @@ def run(
     summary.details["targets"] = decisions
     finish_run(db, run_id, summary)
     return summary
+
+
+def scheduled_assets(db: Database, asset_type: str | None, asset_id: int | None) -> list[int]:
+    """The assets a schedule entry names: every asset of a type, or one asset."""
+    with db.Session() as session:
+        query = select(Asset.id)
+        query = query.where(Asset.asset_type == asset_type) if asset_type else query.where(Asset.id == asset_id)
+        return list(session.scalars(query))
+
+
+def retraining_job(db: Database, asset_id: int, target: str) -> int | None:
+    """A job to retrain a model that failed validation, unless a retraining is already under
+    way for it (a candidate version waiting for its decision, or a queued or running job)."""
+    from app import jobs
+    from app.db.models import Job, ModelVersion, Site
+
+    with db.Session() as session, session.begin():
+        pending = session.scalar(select(ModelVersion.id).where(
+            ModelVersion.asset_id == asset_id, ModelVersion.target == target,
+            ModelVersion.status == "candidate"))
+        queued = session.scalar(select(Job.id).where(
+            Job.asset_id == asset_id, Job.target == target, Job.kind == "train",
+            Job.status.in_(jobs.ACTIVE)))
+        if pending or queued:
+            return None
+        supplier_id = session.scalar(select(Site.supplier_id).join(Asset, Asset.site_id == Site.id)
+                                     .where(Asset.id == asset_id))
+        return jobs.create_job(session, supplier_id=supplier_id, kind="train", asset_id=asset_id,
+                               target=target, message="Queued by a failed validation").id

@@ -10,8 +10,14 @@ from dash import Input, Output, State, html, no_update
 from flask import request
 from flask_login import current_user
 
-from app.accounts import AccountError, create_user, list_users, set_billing_email, update_user
-from app.db.models import Supplier
+from app.accounts import (
+    AccountError,
+    billing_email,
+    create_user,
+    list_users,
+    set_billing_email,
+    update_user,
+)
 from app.tariff_book import list_tariffs
 from app.web.context import db_session
 from callbacks.formatting import when
@@ -52,13 +58,12 @@ def register(app: dash.Dash) -> None:
                  "Locked" if u.locked else ("Active" if u.is_active else "Deactivated"),
                  when(u.last_login_at, "never")) for u in users]
         options = [{"label": f"{u.email} ({u.role})", "value": u.id} for u in users]
-        supplier = session.get(Supplier, current_user.supplier_id)
         tariffs = [(f"{t.name} ({t.code})", t.fuel.title(), f"{t.unit_rate_p_per_kwh:.2f} p/kWh",
                     f"{t.standing_charge_p_per_day:.2f} p/day",
                     f"{t.vat_rate * 100:.0f} % {'incl.' if t.prices_include_vat else 'added'}",
                     f"{t.valid_from:%d %b %Y}", f"{t.valid_to:%d %b %Y}" if t.valid_to else "open")
                    for t in list_tariffs(session, current_user.supplier_id)]
-        return (page.users_table(rows), options, supplier.billing_email if supplier else None,
+        return (page.users_table(rows), options, billing_email(session, current_user.supplier_id),
                 page.tariffs_table(tariffs))
 
     @app.callback(

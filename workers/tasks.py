@@ -14,12 +14,10 @@ from typing import Any
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from app import jobs, ml, pipeline
 from app.db.base import utcnow
-from app.db.models import Asset, ModelVersion, Site
 from app.system import record_heartbeat
 from workers.base import TwinTask
 
@@ -86,18 +84,7 @@ def validate(self: TwinTask, asset_id: int, target: str) -> str | None:
     validation = ml.validate(self.db, self.settings, asset_id, target, now=utcnow())
     if validation is None or validation.disposition != "retrain":
         return None if validation is None else validation.disposition
-    with self.db.Session() as session, session.begin():
-        # One retraining at a time per model: a failing model validated again before the
-        # retraining finished must not queue another.
-        pending = session.scalar(select(ModelVersion.id).where(
-            ModelVersion.asset_id == asset_id, ModelVersion.target == target,
-            ModelVersion.status == "candidate"))
-        supplier_id = session.scalar(select(Site.supplier_id).join(Asset, Asset.site_id == Site.id)
-                                     .where(Asset.id == asset_id))
-        job = None if pending else jobs.create_job(
-            session, supplier_id=supplier_id, kind="train", asset_id=asset_id, target=target,
-            message="Queued by a failed validation")
-        job_id = job.id if job else None
+    job_id = pipeline.retraining_job(self.db, asset_id, target)
     if job_id is not None:  # enqueued only after the job row has committed
         train.delay(asset_id, target, job_id, f"retraining: {validation.reason}")
     return "retrain"
@@ -107,10 +94,7 @@ def validate(self: TwinTask, asset_id: int, target: str) -> str | None:
 def dispatch(self: TwinTask, stage: str, asset_type: str | None, asset_id: int | None,
              target: str) -> int:
     """Fan a schedule entry out to one task per matching asset (beat sends this)."""
-    with self.db.Session() as session:
-        query = select(Asset.id)
-        query = query.where(Asset.asset_type == asset_type) if asset_type else query.where(Asset.id == asset_id)
-        asset_ids = session.scalars(query).all()
+    asset_ids = pipeline.scheduled_assets(self.db, asset_type, asset_id)
     for one in asset_ids:
         if stage == "calculate":
             calculate.delay(one)
