@@ -193,7 +193,8 @@ def test_logging_out_lands_on_the_login_page(
 ) -> None:
     tenant, _ = alpha
     log_in(browser, portal, *tenant.users["operator"])
-    browser.find_element(By.LINK_TEXT, "Sign out").click()
+    # The navigation bar is drawn by Dash after the page loads: wait for it, not just the URL.
+    wait(browser).until(ec.element_to_be_clickable((By.LINK_TEXT, "Sign out"))).click()
     wait(browser).until(lambda d: "/login" in d.current_url)
     browser.get(portal + "/meters")
     wait(browser).until(lambda d: "/login?next=/meters" in d.current_url)
