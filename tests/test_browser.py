@@ -65,7 +65,8 @@ def browser(chrome_paths: tuple[str, str], tmp_path: Path) -> Iterator[WebDriver
 
 @pytest.fixture
 def portal(settings: Settings, db: Database) -> Iterator[str]:
-    """The real app behind waitress, on a free port; yields its base URL."""
+    """The real app behind waitress, on a free port; yields its base URL. Tests take it before
+    ``browser``, so the browser closes first and no request is cut off by the server closing."""
     from waitress.server import create_server
 
     from app import create_app
@@ -127,7 +128,7 @@ def readings(db: Database) -> int:
 
 
 def test_an_operator_enters_a_reading_and_sees_the_cost_before_saving(
-    browser: WebDriver, portal: str, alpha: tuple[Tenant, int], db: Database
+    portal: str, browser: WebDriver, alpha: tuple[Tenant, int], db: Database
 ) -> None:
     tenant, _ = alpha
     log_in(browser, portal, *tenant.users["operator"])
@@ -157,7 +158,7 @@ def test_an_operator_enters_a_reading_and_sees_the_cost_before_saving(
 
 
 def test_a_refused_reading_shows_why_and_saves_nothing(
-    browser: WebDriver, portal: str, alpha: tuple[Tenant, int], db: Database
+    portal: str, browser: WebDriver, alpha: tuple[Tenant, int], db: Database
 ) -> None:
     tenant, _ = alpha
     log_in(browser, portal, *tenant.users["operator"])
@@ -177,7 +178,7 @@ def test_a_refused_reading_shows_why_and_saves_nothing(
 
 
 def test_a_viewer_sees_the_preview_but_cannot_save(
-    browser: WebDriver, portal: str, alpha: tuple[Tenant, int], db: Database
+    portal: str, browser: WebDriver, alpha: tuple[Tenant, int], db: Database
 ) -> None:
     tenant, _ = alpha
     log_in(browser, portal, *tenant.users["viewer"])
@@ -189,7 +190,7 @@ def test_a_viewer_sees_the_preview_but_cannot_save(
 
 
 def test_logging_out_lands_on_the_login_page(
-    browser: WebDriver, portal: str, alpha: tuple[Tenant, int]
+    portal: str, browser: WebDriver, alpha: tuple[Tenant, int]
 ) -> None:
     tenant, _ = alpha
     log_in(browser, portal, *tenant.users["operator"])
