@@ -39,7 +39,6 @@ import math
 import os
 import pickle
 import platform
-import shutil
 import signal
 import sqlite3
 import sys
@@ -47,7 +46,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from multiprocessing import get_context
@@ -56,9 +54,16 @@ from typing import Any, Literal, cast
 
 import pandas as pd
 import psycopg
-from _support import current_rss_mb, log, peak_rss_mb, verdict
+from _support import (
+    PostgresScratch,
+    Scratch,
+    SqliteScratch,
+    current_rss_mb,
+    log,
+    peak_rss_mb,
+    verdict,
+)
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
 
 from app.db import Database, check_connection
 from app.db.migrate import upgrade
@@ -113,108 +118,6 @@ def seed_parents(db: Database, sensors: int) -> None:
 
 
 # -- scratch databases ----------------------------------------------------------------------
-
-
-class Scratch:
-    """Fresh, empty, migrated databases of one dialect, each a copy of one prepared template."""
-
-    dialect: Dialect
-
-    def __init__(self, workdir: Path, sensors: int) -> None:
-        self.workdir = workdir
-        self.sensors = sensors
-        self._runs = itertools.count(1)
-        self._created: list[str] = []
-
-    def prepare(self) -> None:
-        """Create the template: the schema at head plus the readings' parent rows."""
-        db = Database(load_settings(home=self.workdir, database__url=self._track("template")))
-        try:
-            upgrade(db.engine)
-            seed_parents(db, self.sensors)
-        finally:
-            db.engine.dispose()  # nothing may hold the template open while it is copied
-
-    @contextmanager
-    def fresh(self) -> Iterator[str]:
-        """The URL of a new copy of the template, dropped on exit."""
-        name = f"run{next(self._runs)}"
-        url = self._track(name, template="template")
-        try:
-            yield url
-        finally:
-            self._drop(name)
-            self._created.remove(name)
-
-    def close(self) -> None:
-        """Drop whatever is left (the template; runs interrupted by an error)."""
-        while self._created:
-            self._drop(self._created.pop())
-
-    def _track(self, name: str, template: str | None = None) -> str:
-        url = self._create(name, template)
-        self._created.append(name)
-        return url
-
-    def _create(self, name: str, template: str | None) -> str:
-        """Create database ``name`` (a copy of ``template`` if given) and return its URL."""
-        raise NotImplementedError
-
-    def _drop(self, name: str) -> None:
-        raise NotImplementedError
-
-
-class SqliteScratch(Scratch):
-    """Database files in the work directory; a copy is a file copy."""
-
-    dialect: Dialect = "sqlite"
-
-    def _path(self, name: str) -> Path:
-        return self.workdir / f"{name}.db"
-
-    def _create(self, name: str, template: str | None) -> str:
-        if template is not None:
-            shutil.copyfile(self._path(template), self._path(name))
-        return f"sqlite:///{self._path(name)}"
-
-    def _drop(self, name: str) -> None:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{self._path(name)}{suffix}").unlink(missing_ok=True)
-
-
-class PostgresScratch(Scratch):
-    """Databases ``twin_bench_<pid>_<name>`` on the server; a copy is ``CREATE DATABASE ...
-    TEMPLATE``. The database named in the URL is never touched."""
-
-    dialect: Dialect = "postgresql"
-
-    def __init__(self, workdir: Path, sensors: int, url: str) -> None:
-        super().__init__(workdir, sensors)
-        self.url = make_url(url).set(drivername="postgresql+psycopg")
-        self.prefix = f"twin_bench_{os.getpid()}"
-        maintenance = self.url.set(drivername="postgresql", database="postgres")
-        self._admin = psycopg.connect(
-            maintenance.render_as_string(hide_password=False), autocommit=True
-        )
-
-    def _create(self, name: str, template: str | None) -> str:
-        database = f"{self.prefix}_{name}"
-        clause = f" TEMPLATE {self.prefix}_{template}" if template else ""
-        self._admin.execute(f"CREATE DATABASE {database}{clause}")
-        if template:
-            # Flush the previous run's dirty pages now rather than in a checkpoint that lands
-            # inside the next timing.
-            self._admin.execute("CHECKPOINT")
-        return self.url.set(database=database).render_as_string(hide_password=False)
-
-    def _drop(self, name: str) -> None:
-        self._admin.execute(f"DROP DATABASE IF EXISTS {self.prefix}_{name} WITH (FORCE)")
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self._admin.close()
 
 
 # -- one measurement (runs in a spawned child) ----------------------------------------------
@@ -325,10 +228,20 @@ def same_data(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
     return a[:4] == b[:4] and math.isclose(float(a[4]), float(b[4]), rel_tol=1e-9)
 
 
+def prepare(scratch: Scratch, sensors: int) -> None:
+    """Fill the template: the schema at head plus the readings' parent rows."""
+    db = Database(load_settings(home=scratch.workdir, database__url=scratch.template()))
+    try:
+        upgrade(db.engine)
+        seed_parents(db, sensors)
+    finally:
+        db.engine.dispose()  # nothing may hold the template open while it is copied
+
+
 def bench_database(
-    scratch: Scratch, frames_path: Path, rows: int, repeats: int
+    scratch: Scratch, sensors: int, frames_path: Path, rows: int, repeats: int
 ) -> dict[Kind, list[Sample]]:
-    scratch.prepare()
+    prepare(scratch, sensors)
     samples: dict[Kind, list[Sample]] = {"product": [], "baseline": [], "resend": []}
     reference: tuple[Any, ...] | None = None
     for rep in range(repeats):
@@ -448,13 +361,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         del frames
         for dialect in dialects:
             scratch: Scratch = (
-                SqliteScratch(workdir, args.sensors)
+                SqliteScratch(workdir)
                 if dialect == "sqlite"
-                else PostgresScratch(workdir, args.sensors, args.postgres_url)
+                else PostgresScratch(workdir, args.postgres_url)
             )
             log(f"{dialect}:")
             try:
-                samples = bench_database(scratch, frames_path, args.rows, args.repeats)
+                samples = bench_database(scratch, args.sensors, frames_path, args.rows, args.repeats)
             finally:
                 scratch.close()
             figures.update(summarise(dialect, samples, args.rows))

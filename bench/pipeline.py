@@ -58,9 +58,7 @@ import json
 import os
 import platform
 import secrets
-import shutil
 import signal
-import sqlite3
 import sys
 import tempfile
 import time
@@ -71,10 +69,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-import psycopg
-from _support import current_rss_mb, log, peak_rss_mb, run_child, verdict
+from _support import (
+    PostgresScratch,
+    Scratch,
+    SqliteScratch,
+    current_rss_mb,
+    log,
+    peak_rss_mb,
+    run_child,
+    verdict,
+)
 from sqlalchemy import bindparam, func, select, text
-from sqlalchemy.engine import make_url
 
 from app import ml, pipeline
 from app.db import Database, UTCDateTime, check_connection
@@ -128,129 +133,6 @@ def bench_settings(url: str, home: str, secret: str, days: int) -> Settings:
 
 
 # -- memory -------------------------------------------------------------------------------
-
-
-# -- scratch databases ----------------------------------------------------------------------
-
-
-class Scratch:
-    """The bench's databases of one dialect: a template and fresh copies of it."""
-
-    dialect: Dialect
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self._created: list[str] = []
-        self._runs = 0
-
-    def template(self) -> str:
-        return self._track("template", None)
-
-    @property
-    def template_url(self) -> str:
-        return self._url("template")
-
-    def fresh(self) -> tuple[str, str]:
-        """(name, URL) of a new copy of the template; :meth:`drop` it when done."""
-        self._runs += 1
-        name = f"run{self._runs}"
-        return name, self._track(name, "template")
-
-    def drop(self, name: str) -> None:
-        self._drop(name)
-        self._created.remove(name)
-
-    def close(self) -> None:
-        """Drop whatever is left (the template; runs interrupted by an error)."""
-        while self._created:
-            self._drop(self._created.pop())
-
-    def _track(self, name: str, template: str | None) -> str:
-        self._created.append(name)
-        self._create(name, template)
-        return self._url(name)
-
-    def _url(self, name: str) -> str:
-        raise NotImplementedError
-
-    def _create(self, name: str, template: str | None) -> None:
-        raise NotImplementedError
-
-    def _drop(self, name: str) -> None:
-        raise NotImplementedError
-
-    def describe(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-
-class SqliteScratch(Scratch):
-    """Database files in the work directory; a copy is a file copy (of a checkpointed file)."""
-
-    dialect: Dialect = "sqlite"
-
-    def _path(self, name: str) -> Path:
-        return self.workdir / f"{name}.db"
-
-    def _url(self, name: str) -> str:
-        return f"sqlite:///{self._path(name)}"
-
-    def _create(self, name: str, template: str | None) -> None:
-        if template is not None:
-            shutil.copyfile(self._path(template), self._path(name))
-
-    def _drop(self, name: str) -> None:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{self._path(name)}{suffix}").unlink(missing_ok=True)
-
-    def size_mb(self) -> float:
-        return round(self._path("template").stat().st_size / 2**20, 1)
-
-    def describe(self) -> dict[str, Any]:
-        return {"sqlite": sqlite3.sqlite_version, "database_mb": self.size_mb()}
-
-
-class PostgresScratch(Scratch):
-    """Databases ``twin_bench_pipeline_<pid>_<name>``; a copy is ``CREATE DATABASE ...
-    TEMPLATE``. The database named in the URL is never touched."""
-
-    dialect: Dialect = "postgresql"
-
-    def __init__(self, workdir: Path, url: str) -> None:
-        super().__init__(workdir)
-        self.url = make_url(url).set(drivername="postgresql+psycopg")
-        self.prefix = f"twin_bench_pipeline_{os.getpid()}"
-        maintenance = self.url.set(drivername="postgresql", database="postgres")
-        self._admin = psycopg.connect(maintenance.render_as_string(hide_password=False),
-                                      autocommit=True)
-
-    def _url(self, name: str) -> str:
-        return self.url.set(database=f"{self.prefix}_{name}").render_as_string(hide_password=False)
-
-    def _create(self, name: str, template: str | None) -> None:
-        clause = f" TEMPLATE {self.prefix}_{template}" if template else ""
-        self._admin.execute(f"CREATE DATABASE {self.prefix}_{name}{clause}")
-        if template:
-            # Flush the copy's pages now rather than in a checkpoint inside the timed stages.
-            self._admin.execute("CHECKPOINT")
-
-    def _drop(self, name: str) -> None:
-        self._admin.execute(f"DROP DATABASE IF EXISTS {self.prefix}_{name} WITH (FORCE)")
-
-    def describe(self) -> dict[str, Any]:
-        size = self._admin.execute(
-            "SELECT pg_database_size(%s)", (f"{self.prefix}_template",)).fetchone()
-        settings = dict(self._admin.execute(
-            "SELECT name, setting || COALESCE(unit, '') FROM pg_settings "
-            "WHERE name IN ('shared_buffers', 'work_mem', 'synchronous_commit')").fetchall())
-        return {"postgres": self._admin.info.server_version,
-                "database_mb": round(size[0] / 2**20, 1) if size else None,
-                "postgres_settings": settings}
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self._admin.close()
 
 
 # -- setup (a spawned child) ----------------------------------------------------------------
@@ -501,9 +383,8 @@ def bench_database(scratch: Scratch, args: argparse.Namespace, home: Path,
     minutes = days * 24 * 60
     log(f"{scratch.dialect}: setup ({kind.name}, {len(kind.sensors)} sensors x "
         f"{minutes:,} minutes)...")
-    scratch.template()
     prepared: SetupResult = run_child(setup, SetupTask(
-        scratch.template_url, str(home / "setup"), secret, days, kind.name))
+        scratch.template(), str(home / "setup"), secret, days, kind.name))
     log(f"  migrate {prepared.migrate_s:.2f} s, write_sensor_readings {prepared.readings:,} rows "
         f"{prepared.write_s:.2f} s, settle {prepared.settle_s:.2f} s")
     figures: dict[str, Any] = {"setup": asdict(prepared), **scratch.describe()}
@@ -511,8 +392,7 @@ def bench_database(scratch: Scratch, args: argparse.Namespace, home: Path,
     baselines: list[BaselineResult] = []
     runs: list[StagesResult] = []
     for rep in range(1, args.repeats + 1):
-        name, url = scratch.fresh()
-        try:
+        with scratch.fresh() as url:
             log(f"  run {rep}: baseline pandas.read_sql x {args.baseline_reads}, "
                 f"then with parse_dates...")
             base: BaselineResult = run_child(baseline, BaselineTask(
@@ -534,8 +414,6 @@ def bench_database(scratch: Scratch, args: argparse.Namespace, home: Path,
                 f"calculate {run.seconds['calculate']:.2f} s, save {run.seconds['save']:.2f} s; "
                 f"total {run.seconds['total']:.2f} s, peak {run.peak_rss_mb:.0f} MB")
             runs.append(run)
-        finally:
-            scratch.drop(name)
 
     best = min(runs, key=lambda r: r.seconds["total"])
     plain = min(s for b in baselines for s in b.plain_s)
@@ -685,7 +563,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         workdir = Path(tmp)
         for dialect in dialects:
             scratch: Scratch = (SqliteScratch(workdir) if dialect == "sqlite"
-                                else PostgresScratch(workdir, args.postgres_url))
+                                else PostgresScratch(workdir, args.postgres_url, prefix="twin_bench_pipeline"))
             try:
                 found = bench_database(scratch, args, workdir, secret)
             finally:
