@@ -469,6 +469,40 @@ def pipeline_run(ctx: click.Context, asset_id: int, start: str | None, end: str 
 
 
 @main.group()
+def rollups() -> None:
+    """Hourly sensor rollups, which plots of long ranges read."""
+
+
+@rollups.command("refresh")
+@click.option("--asset", "asset_id", type=int, default=None,
+              help="Only this asset's sensors (default: every sensor).")
+@click.option("--from", "start", default=None,
+              help="Recompute from the hour of this time on (ISO; default: all history).")
+@click.pass_context
+@friendly_errors
+def rollups_refresh(ctx: click.Context, asset_id: int | None, start: str | None) -> None:
+    """Recompute hourly rollups from the stored readings: once after upgrading, and after
+    back-filling history older than what the pipeline has calculated."""
+    from sqlalchemy import select
+
+    from app.db.models import Sensor
+    from app.series import refresh_rollups
+
+    settings = _settings(ctx)
+    since = _parse_time(start, "--from") if start else None
+    database = _database(settings, require_head=True)
+    _process(ctx, "cli")
+    with database.Session() as session:
+        query = select(Sensor.id) if asset_id is None else select(Sensor.id).where(
+            Sensor.asset_id == asset_id)
+        sensor_ids = list(session.scalars(query))
+    written = refresh_rollups(database, sensor_ids, since=since)
+    message = f"refreshed {written:,} hourly rollups of {len(sensor_ids)} sensors"
+    log.info(message)
+    click.echo(message)
+
+
+@main.group()
 def models() -> None:
     """The model registry."""
 

@@ -25,6 +25,7 @@ import pandas as pd
 from sqlalchemy import Connection, DateTime, Engine, String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
+from app import series
 from app.calculations import Carry
 from app.db import Database
 from app.db.base import utcnow
@@ -309,6 +310,10 @@ def calculate(
             summary.batches += 1
             if progress is not None:
                 progress(number, len(windows))
+        # Long-range plots read hourly rollups (app.series): bring the hours just read up to
+        # date, on the pipeline's schedule. Counted as saving: it is derived data the run stores.
+        with Timer(summary, "save"):
+            summary.details["rollup_rows"] = series.refresh_rollups(db, sensors, since=begin)
     except Exception:
         finish_run(db, run_id, summary, status="failed")
         raise

@@ -13,7 +13,7 @@ from app.db.models.analytics import (
 )
 from app.db.models.billing import FUELS, READING_KINDS, Customer, Meter, MeterReading, Tariff
 from app.db.models.operations import Alert, AuditLog, EmailLog, WorkerHeartbeat
-from app.db.models.plant import Asset, Sensor, SensorReading, Site
+from app.db.models.plant import Asset, Sensor, SensorReading, SensorRollup, Site
 from app.db.models.tenancy import ROLES, Supplier, User
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "Prediction",
     "Sensor",
     "SensorReading",
+    "SensorRollup",
     "Site",
     "Supplier",
     "Tariff",

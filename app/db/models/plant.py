@@ -1,11 +1,11 @@
-"""Sites, their assets, the assets' sensors and the sensor time series."""
+"""Sites, their assets, the assets' sensors, the sensor time series and its hourly rollups."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db.base import Base, UTCDateTime, utcnow
@@ -70,3 +70,25 @@ class SensorReading(Base):
     sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id"), primary_key=True)
     ts: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     value: Mapped[float] = mapped_column(Float)
+
+
+class SensorRollup(Base):
+    """One sensor's readings in one UTC hour, summarised: how many, their extremes and sum, and
+    the first and last reading times.
+
+    Kept in the main database (the sensor source may be a read-only historian) by
+    :func:`app.series.refresh_rollups`, so a year's plot reads 8,760 rows instead of 525,600.
+    The primary key (sensor_id, bucket) is the index every range scan uses. ``bucket`` is the
+    hour's start.
+    """
+
+    __tablename__ = "sensor_rollups"
+
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id"), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+    min_value: Mapped[float] = mapped_column(Float)
+    max_value: Mapped[float] = mapped_column(Float)
+    sum_value: Mapped[float] = mapped_column(Float)
+    first_ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_ts: Mapped[datetime] = mapped_column(UTCDateTime)
