@@ -503,6 +503,65 @@ def rollups_refresh(ctx: click.Context, asset_id: int | None, start: str | None)
 
 
 @main.group()
+def email() -> None:
+    """Cost-summary and alert emails (normally sent by the workers)."""
+
+
+def _deliver_now(settings: Settings, database: Any, log_ids: list[int]) -> None:
+    from app.db.base import utcnow
+    from app.mail.delivery import RetryLater, deliver
+
+    for log_id in log_ids:
+        try:
+            outcome = deliver(database, settings, log_id, utcnow())
+        except RetryLater as exc:
+            outcome = f"not sent, try again later ({exc})"
+        click.echo(f"email {log_id}: {outcome}")
+
+
+@email.command("monthly")
+@click.option("--now", "send_now", is_flag=True, help="Send in this process instead of queueing.")
+@click.pass_context
+@friendly_errors
+def email_monthly(ctx: click.Context, send_now: bool) -> None:
+    """Last month's cost summary of each supplier, to its billing contact (once per month)."""
+    from app.db.base import utcnow
+    from app.mail.requests import queue_monthly_summaries
+
+    settings = _process(ctx, "cli")
+    database = _database(settings, require_head=True)
+    with database.Session() as session, session.begin():
+        log_ids = queue_monthly_summaries(session, settings, utcnow())
+    click.echo(f"{len(log_ids)} new monthly summar{'y' if len(log_ids) == 1 else 'ies'}")
+    if send_now:
+        _deliver_now(settings, database, log_ids)
+    else:
+        from app.queue import TaskQueue
+
+        queue = TaskQueue(settings)
+        for log_id in log_ids:
+            queue.send("twin.email.send", log_id)
+
+
+@email.command("flush")
+@click.pass_context
+@friendly_errors
+def email_flush(ctx: click.Context) -> None:
+    """Send, in this process, every message still waiting (pending, or stuck with a dead worker)."""
+    from sqlalchemy import select
+
+    from app.db.base import utcnow
+    from app.db.models import EmailLog
+    from app.mail.delivery import due
+
+    settings = _process(ctx, "cli")
+    database = _database(settings, require_head=True)
+    with database.Session() as session:
+        waiting = list(session.scalars(select(EmailLog.id).where(EmailLog.status == "pending")))
+    _deliver_now(settings, database, sorted(set(waiting) | set(due(database, settings, utcnow()))))
+
+
+@main.group()
 def models() -> None:
     """The model registry."""
 

@@ -86,10 +86,32 @@ class WebSettings(_Section):
 
 
 class SmtpSettings(_Section):
+    """Outgoing mail. ``url`` is ``smtp://[user:password@]host[:port]`` (plain, upgraded with
+    ``?starttls=1``), ``smtp+starttls://...`` or ``smtps://...`` (TLS from the start); with none,
+    messages are written to ``outbox_dir`` as ``.eml`` files."""
+
     url: str | None = None
     from_address: str = "Energy Twin <no-reply@energytwin.local>"
     outbox_dir: str = "outbox"
     timeout_s: int = Field(30, ge=1)
+    max_attempts: int = Field(6, ge=1, le=50)
+    retry_backoff_s: float = Field(30.0, gt=0)
+    retry_backoff_max_s: float = Field(1800.0, gt=0)
+
+
+class MailSettings(_Section):
+    """What is emailed, and when. ``monthly_summary_cron`` is a five-field crontab (UTC)."""
+
+    monthly_summary_cron: str = "0 7 1 * *"
+    alert_check_interval_s: int = Field(60, ge=5)
+    alert_digest_after: int = Field(3, ge=1)
+
+    @field_validator("monthly_summary_cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError("needs five fields: minute hour day month weekday, e.g. '0 7 1 * *'")
+        return value
 
 
 class TariffSettings(_Section):
@@ -153,6 +175,7 @@ class Settings(_Section):
     logging: LoggingSettings = LoggingSettings()
     web: WebSettings = WebSettings()
     smtp: SmtpSettings = SmtpSettings()
+    mail: MailSettings = MailSettings()
     tariffs: TariffSettings = TariffSettings()
     ingest: IngestSettings = IngestSettings()
     pipeline: PipelineSettings = PipelineSettings()

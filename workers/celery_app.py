@@ -14,7 +14,6 @@ from celery import Celery, signals
 from celery.schedules import crontab
 
 from app import schedule
-
 from app.logs import configure_logging, logging_configured
 from settings import Settings, load_settings
 from workers.base import SETTINGS_KEY, TwinTask
@@ -42,7 +41,7 @@ def create_celery(settings: Settings | None = None, *, beat: bool = False) -> Ce
         worker_prefetch_multiplier=1,
         task_soft_time_limit=30 * 60,
         task_time_limit=35 * 60,
-        beat_schedule=beat_schedule(settings, None if beat else []),
+        beat_schedule=beat_schedule(settings, None if beat else [], mail=beat),
         **{SETTINGS_KEY: settings},
     )
     if settings.broker_url.startswith(("redis://", "rediss://")):
@@ -51,8 +50,10 @@ def create_celery(settings: Settings | None = None, *, beat: bool = False) -> Ce
     return celery
 
 
-def beat_schedule(settings: Settings, entries: list[schedule.Entry] | None = None) -> dict[str, dict[str, Any]]:
-    """The heartbeat, plus one dispatch per stage of each entry of the pipeline's schedule."""
+def beat_schedule(settings: Settings, entries: list[schedule.Entry] | None = None, *,
+                  mail: bool = True) -> dict[str, dict[str, Any]]:
+    """The heartbeat, the email jobs (with ``mail``), and one dispatch per stage of each entry
+    of the pipeline's schedule."""
     beats: dict[str, dict[str, Any]] = {
         "worker-heartbeat": {
             "task": "twin.heartbeat",
@@ -60,6 +61,17 @@ def beat_schedule(settings: Settings, entries: list[schedule.Entry] | None = Non
             "options": {"expires": float(settings.broker.heartbeat_interval_s)},
         }
     }
+    if mail:
+        check = float(settings.mail.alert_check_interval_s)
+        beats["email-alerts"] = {"task": "twin.email.alerts", "schedule": check,
+                                 "options": {"expires": check}}
+        minute, hour, day, month, weekday = settings.mail.monthly_summary_cron.split()
+        beats["email-monthly-summaries"] = {
+            "task": "twin.email.monthly",
+            "schedule": crontab(minute=minute, hour=hour, day_of_month=day, month_of_year=month,
+                                day_of_week=weekday),
+            "options": {"expires": 6 * 3600.0},
+        }
     for entry in schedule.load(settings.pipeline.schedule_file) if entries is None else entries:
         for stage, when in entry.stages.items():
             if when.every is not None:

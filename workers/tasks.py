@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from app import jobs, ml, pipeline
 from app.db.base import utcnow
+from app.mail import delivery, requests
 from app.system import record_heartbeat
 from workers.base import TwinTask
 
@@ -105,3 +106,54 @@ def dispatch(self: TwinTask, stage: str, asset_type: str | None, asset_id: int |
         elif stage == "validate":
             validate.delay(one, target)
     return len(asset_ids)
+
+
+# -- email ---------------------------------------------------------------------------------
+
+EMAIL_TASK: dict[str, Any] = {
+    "bind": True,
+    "base": TwinTask,
+    # Late acknowledgement makes a task lost with its worker come back; the email log's claim
+    # (see app.mail.delivery) makes the copy harmless.
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "retry_backoff_max": 300,
+    "max_retries": 8,
+}
+
+
+@shared_task(name="twin.email.send", soft_time_limit=300, **EMAIL_TASK)
+def send_email(self: TwinTask, log_id: int) -> str:
+    """Send the message of one email-log row, once; SMTP failures come back with backoff."""
+    try:
+        return delivery.deliver(self.db, self.settings, log_id, utcnow())
+    except delivery.RetryLater as exc:
+        # The row counts the attempts and gives up after smtp.max_attempts; Celery need not.
+        raise self.retry(countdown=exc.after_s, max_retries=None, exc=exc) from None
+
+
+def _queue_emails(task: TwinTask, make: Any) -> int:
+    with task.db.Session() as session, session.begin():
+        ids = make(session, task.settings, utcnow())
+    for log_id in ids:  # only after the rows have committed
+        send_email.delay(log_id)
+    return len(ids)
+
+
+@shared_task(name="twin.email.monthly", soft_time_limit=600, **EMAIL_TASK)
+def monthly_summaries(self: TwinTask) -> int:
+    """Last month's cost summary of each supplier, to its billing contact (scheduled)."""
+    return _queue_emails(self, requests.queue_monthly_summaries)
+
+
+@shared_task(name="twin.email.alerts", soft_time_limit=300, **EMAIL_TASK)
+def alert_emails(self: TwinTask) -> int:
+    """Email new alerts to their sites' contacts, and re-queue messages whose task was lost
+    (the broker was down when they were asked for, or their worker died)."""
+    queued = _queue_emails(self, requests.queue_alert_emails)
+    for log_id in delivery.due(self.db, self.settings, utcnow()):
+        send_email.delay(log_id)
+        queued += 1
+    return queued

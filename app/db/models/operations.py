@@ -32,13 +32,21 @@ class Alert(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ack_comment: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the site's maintenance contacts were emailed (or the email was judged a repeat
+    # within the re-arm period): alerts with none are waiting to be notified.
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class EmailLog(Base):
-    """One outgoing message. ``idempotency_key`` (kind, recipient, period, subject) makes a
-    retried or duplicated send a no-op."""
+    """One outgoing message, written before it is sent. ``idempotency_key`` (kind, recipient,
+    period, meter or account) is unique, so a retried or duplicated request or task finds the
+    row and sends nothing twice. ``status``: pending, sending, sent or failed; ``params`` holds
+    what the message is rendered from (alert ids, the summary's scope); ``message_id`` is fixed
+    when the row is made, so a message re-sent after an unknown outcome carries the same
+    Message-ID header and receivers can tell it is the same message."""
 
     __tablename__ = "email_log"
+    __table_args__ = (Index("ix_email_log_supplier_created", "supplier_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"), index=True)
@@ -52,6 +60,14 @@ class EmailLog(Base):
     message_path: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    meter_id: Mapped[int | None] = mapped_column(ForeignKey("meters.id"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    period_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    period_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuditLog(Base):
