@@ -1,32 +1,15 @@
-"""A supplier's estate at a glance: customers and meters, sites, assets and their data."""
+"""A supplier's estate at a glance: customers and meters, and the health of its sites' assets."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from app.db.models import Asset, Customer, Meter, MeterReading, Sensor, SensorReading, Site
-from app.twins import ASSET_TYPES
-
-
-@dataclass(frozen=True)
-class AssetSummary:
-    id: int
-    name: str
-    type_label: str
-    sensors: int
-    latest_reading_at: datetime | None
-
-
-@dataclass(frozen=True)
-class SiteSummary:
-    id: int
-    name: str
-    location: str | None
-    assets: list[AssetSummary] = field(default_factory=list)
+from app.db.models import Customer, Meter, MeterReading
+from app.health import SiteHealth, estate_health
 
 
 @dataclass(frozen=True)
@@ -35,13 +18,16 @@ class EstateSummary:
     meters: int
     meter_readings: int
     latest_meter_read_at: datetime | None
-    sites: list[SiteSummary]
+    sites: list[SiteHealth]
 
 
-def estate_summary(session: Session, sensor_source: Engine, supplier_id: int) -> EstateSummary:
-    """Counts and freshness of everything the supplier owns; every query is scoped to it.
+def estate_summary(session: Session, sensor_source: Engine, supplier_id: int,
+                   now: datetime) -> EstateSummary:
+    """Counts of everything the supplier bills, and the health of each of its assets (see
+    :mod:`app.health`); every query is scoped to the supplier.
 
-    Sensor readings are read from ``sensor_source`` (the plant historian, when configured).
+    Sensor readings are read from ``sensor_source`` (the plant historian, when configured);
+    ``now`` (timezone-aware UTC) is what the data's age is measured against.
     """
     customers = session.scalar(
         select(func.count()).select_from(Customer).where(Customer.supplier_id == supplier_id)
@@ -54,31 +40,5 @@ def estate_summary(session: Session, sensor_source: Engine, supplier_id: int) ->
             MeterReading.supplier_id == supplier_id
         )
     ).one()
-    sites = session.scalars(
-        select(Site).where(Site.supplier_id == supplier_id).order_by(Site.name)
-    ).all()
-    site_summaries = []
-    for site in sites:
-        assets = []
-        for asset in session.scalars(select(Asset).where(Asset.site_id == site.id).order_by(Asset.name)):
-            sensor_ids = session.scalars(select(Sensor.id).where(Sensor.asset_id == asset.id)).all()
-            # One primary-key seek per sensor: max(ts) of a single sensor_id is an index lookup
-            # on every database, where a GROUP BY over many sensors may scan their history.
-            with sensor_source.connect() as conn:
-                latest = [
-                    conn.scalar(select(func.max(SensorReading.ts)).where(SensorReading.sensor_id == sid))
-                    for sid in sensor_ids
-                ]
-            seen = [ts for ts in latest if ts is not None]
-            type_ = ASSET_TYPES.get(asset.asset_type)
-            assets.append(
-                AssetSummary(
-                    id=asset.id,
-                    name=asset.name,
-                    type_label=type_.label if type_ else asset.asset_type,
-                    sensors=len(sensor_ids),
-                    latest_reading_at=max(seen) if seen else None,
-                )
-            )
-        site_summaries.append(SiteSummary(site.id, site.name, site.location, assets))
-    return EstateSummary(customers or 0, meters or 0, readings or 0, latest_read, site_summaries)
+    sites = estate_health(session, sensor_source, supplier_id, now)
+    return EstateSummary(customers or 0, meters or 0, readings or 0, latest_read, sites)

@@ -1,32 +1,19 @@
-"""Fill the estate page for the logged-in user's supplier."""
+"""Fill the Overview page for the logged-in user's supplier."""
 
 from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, html
+from dash import Input, Output
 from flask_login import current_user
 
+from app.db.base import utcnow
 from app.estate import estate_summary
+from app.health import worst_first
 from app.web.context import db_session, twin
-from callbacks.formatting import when as _when
+from callbacks.formatting import when
+from layouts import estate as page
 from layouts import ids
-
-
-def _stat(label: str, value: str, note: str = "") -> dbc.Col:
-    return dbc.Col(
-        dbc.Card(
-            dbc.CardBody(
-                [
-                    html.Div(label, className="text-muted small"),
-                    html.Div(value, className="fs-3 fw-semibold"),
-                    html.Div(note, className="small text-muted"),
-                ]
-            ),
-            className="shadow-sm h-100",
-        ),
-        xs=12, sm=6, lg=3, className="mb-3",
-    )
 
 
 def register(app: dash.Dash) -> None:
@@ -36,43 +23,17 @@ def register(app: dash.Dash) -> None:
         Input(ids.URL, "pathname"),
     )
     def fill_estate(_pathname: str):  # type: ignore[no-untyped-def]
-        summary = estate_summary(db_session(), twin().db.sensors_engine, current_user.supplier_id)
-        assets = sum(len(site.assets) for site in summary.sites)
+        summary = estate_summary(db_session(), twin().db.sensors_engine, current_user.supplier_id, utcnow())
+        assets = worst_first(summary.sites)
+        attention = sum(1 for a in assets if a.level != "green")
         stats = dbc.Row(
             [
-                _stat("Supplier", current_user.supplier_name, f"signed in as {current_user.name}"),
-                _stat("Customers", f"{summary.customers:,}", f"{summary.meters:,} meters"),
-                _stat("Meter readings", f"{summary.meter_readings:,}",
-                      f"latest {_when(summary.latest_meter_read_at)}"),
-                _stat("Plant", f"{len(summary.sites)} sites", f"{assets} assets"),
+                page.stat("Supplier", current_user.supplier_name, f"signed in as {current_user.name}"),
+                page.stat("Customers", f"{summary.customers:,}", f"{summary.meters:,} meters"),
+                page.stat("Meter readings", f"{summary.meter_readings:,}",
+                          f"latest {when(summary.latest_meter_read_at)}"),
+                page.stat("Plant", f"{len(summary.sites)} sites",
+                          f"{len(assets)} assets, {attention} needing attention"),
             ]
         )
-        if not summary.sites:
-            return stats, dbc.Alert(
-                "No sites yet. An administrator adds them; `twin seed-demo` loads a demo estate.",
-                color="secondary",
-            )
-        cards = [
-            dbc.Card(
-                [
-                    dbc.CardHeader(html.Strong(site.name), className="bg-white"),
-                    dbc.Table(
-                        [
-                            html.Thead(html.Tr([html.Th("Asset"), html.Th("Type"),
-                                                html.Th("Sensors"), html.Th("Latest reading")])),
-                            html.Tbody(
-                                [
-                                    html.Tr([html.Td(a.name), html.Td(a.type_label),
-                                             html.Td(a.sensors), html.Td(_when(a.latest_reading_at))])
-                                    for a in site.assets
-                                ]
-                            ),
-                        ],
-                        hover=True, responsive=True, className="mb-0",
-                    ),
-                ],
-                className="shadow-sm mb-3",
-            )
-            for site in summary.sites
-        ]
-        return stats, cards
+        return stats, page.plant(summary.sites, assets, when)

@@ -46,7 +46,11 @@ def main() -> None:
         driver.find_element(By.ID, "login-submit").click()
         wait = WebDriverWait(driver, 20)
         wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#estate-sites table")))
-        driver.save_screenshot(str(OUT / "estate.png"))
+        driver.save_screenshot(str(OUT / "overview.png"))
+
+        driver.get(f"{args.url}/board")
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#board-sites .main-svg")))
+        driver.save_screenshot(str(OUT / "board.png"))
 
         driver.get(f"{args.url}/meters")
         wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".ag-center-cols-container .ag-row")))
