@@ -10,7 +10,7 @@ from flask import Flask
 
 from app.db import Database
 from app.queue import TaskQueue
-from app.web import auth, errors, health
+from app.web import auth, emails, errors, health
 from app.web.context import TwinContext
 from app.web.context import init_app as init_context
 from settings import Settings, load_settings
@@ -29,6 +29,7 @@ def build_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     init_context(server, TwinContext(settings, Database(settings), TaskQueue(settings)))
     auth.init_app(server)
     server.register_blueprint(health.bp)
+    server.register_blueprint(emails.bp)
     errors.init_app(server)
     register_dash(server)
     return server
@@ -64,6 +65,8 @@ def register_dash(server: Flask) -> dash.Dash:
         external_stylesheets=["/static/css/bootstrap.min.css"],
         suppress_callback_exceptions=True,
         serve_locally=True,
+        # Dash serves its asset files under /assets/ by default; the asset pages own that path.
+        assets_url_path="_assets",
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     layouts.register_pages()

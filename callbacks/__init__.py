@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import dash
 
-from callbacks import admin, estate, meters, models
+from callbacks import admin, asset, board, emails, estate, meter, meters, models
 
 
 def register_callbacks(app: dash.Dash) -> None:
     estate.register(app)
+    board.register(app)
     meters.register(app)
     admin.register(app)
     models.register(app)
+    emails.register(app)
+    asset.register(app)
+    meter.register(app)

@@ -16,6 +16,7 @@ from dash import ClientsideFunction, Input, Output, State, ctx, html, no_update
 from flask import request
 from flask_login import current_user
 
+from app.db.base import utcnow
 from app.meters import GridRequestError, meters_page, supplier_totals
 from app.readings import (
     MeterNotFound,
@@ -26,12 +27,12 @@ from app.readings import (
     save_reading,
     supplier_total,
 )
-from app.db.base import utcnow
 from app.tariffs import LONDON
 from app.web.context import db_session, twin
 from callbacks.formatting import pounds, quantity, when
 from layouts import ids
 from layouts import meters as page
+from layouts.email_form import key
 
 log = logging.getLogger(__name__)
 
@@ -119,13 +120,16 @@ def register(app: dash.Dash) -> None:
     @app.callback(
         Output(ids.METERS_ENTER, "disabled"),
         Output(ids.METERS_NOTICE, "children"),
+        Output(ids.METERS_OPEN, "disabled"),
+        Output(ids.METERS_OPEN, "href"),
         Input(ids.METERS_GRID, "selectedRows"),
     )
     def select_meter(selected: list[dict[str, Any]] | None):  # type: ignore[no-untyped-def]
         if not selected:
-            return True, "Select a meter in the grid first."
+            return True, "Select a meter in the grid first.", True, None
         row = selected[0]
-        return False, f"Meter {row.get('serial', '')} ({row.get('customer', '')}) selected."
+        return (False, f"Meter {row.get('serial', '')} ({row.get('customer', '')}) selected.", False,
+                f"/meters/{int(row.get('id', 0))}")
 
     @app.callback(
         Output(ids.READING_MODAL, "is_open"),
@@ -137,6 +141,8 @@ def register(app: dash.Dash) -> None:
         Output(ids.READING_AT, "value"),
         Output(ids.READING_AT, "min"),
         Output(ids.READING_AT, "max"),
+        Output(key(ids.EMAIL_FORM, "modal"), "is_open"),
+        Output(key(ids.EMAIL_RESULT, "modal"), "children"),
         Input(ids.METERS_ENTER, "n_clicks"),
         Input(ids.READING_CANCEL, "n_clicks"),
         Input(ids.METERS_SAVED, "data"),
@@ -144,7 +150,7 @@ def register(app: dash.Dash) -> None:
         prevent_initial_call=True,
     )
     def open_or_close(_enter, _cancel, _saved, selected):  # type: ignore[no-untyped-def]
-        closed = (False, None, None, "", "", False, None, None, None)
+        closed = (False, None, None, "", "", False, None, None, None, False, None)
         if ctx.triggered_id != ids.METERS_ENTER or not selected:
             return closed
         try:
@@ -175,7 +181,7 @@ def register(app: dash.Dash) -> None:
         local_now = now.astimezone(LONDON).strftime("%Y-%m-%dT%H:%M")
         earliest = max(open_period_start(now), previous.read_at) if previous else open_period_start(now)
         return (True, store, page.details(facts), "", "", False, local_now,
-                earliest.astimezone(LONDON).strftime("%Y-%m-%dT%H:%M"), local_now)
+                earliest.astimezone(LONDON).strftime("%Y-%m-%dT%H:%M"), local_now, False, None)
 
     @app.callback(
         Output(f"{ids.READING_AT}-collapse", "is_open", allow_duplicate=True),

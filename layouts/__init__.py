@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import dash
 
-from layouts import admin, estate, meters, models
+from layouts import admin, asset, board, emails, estate, meter, meters, models
 
-PAGES = (estate, meters, models, admin)
+PAGES = (estate, board, asset, meters, meter, models, emails, admin)
 
 
 def register_pages() -> None:
     for page in PAGES:
-        dash.register_page(page.__name__, path=page.PATH, title=page.TITLE, layout=page.layout)
+        # A path with <variables> is a template: Dash passes them to ``layout`` as keywords.
+        where = {"path_template": page.PATH} if "<" in page.PATH else {"path": page.PATH}
+        dash.register_page(page.__name__, title=page.TITLE, layout=page.layout, **where)

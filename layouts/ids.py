@@ -58,3 +58,57 @@ MODELS_CHART = "models-chart"
 MODELS_VALIDATIONS = "models-validations"
 MODELS_EVENTS = "models-events"
 MODELS_REFRESH = "models-refresh"
+
+# emailing a cost summary: one form on the meters page and one in the reading modal, told
+# apart by "where" in pattern-matching ids, served by the same callbacks
+EMAIL_TOGGLE = "email-summary-toggle"
+EMAIL_FORM = "email-summary-form"
+EMAIL_SCOPE = "email-summary-scope"
+EMAIL_PERIOD = "email-summary-period"
+EMAIL_SEND = "email-summary-send"
+EMAIL_RESULT = "email-summary-result"
+
+# emails page
+EMAILS_COUNTS = "emails-counts"
+EMAILS_TABLE = "emails-table"
+EMAILS_POLL = "emails-poll"
+EMAILS_EMPTY = "emails-empty"
+
+# asset page
+ASSET_ID = "asset-id"
+ASSET_HEADER = "asset-header"
+ASSET_RANGE = "asset-range"
+ASSET_CUSTOM = "asset-custom-range"
+ASSET_CUSTOM_COLLAPSE = "asset-custom-collapse"
+ASSET_SENSORS = "asset-sensors"
+ASSET_STACKED = "asset-stacked"
+ASSET_VIEW = "asset-view"  # the main plot's range, channels and newest point: for live and CSV
+ASSET_LIVE = "asset-live"
+ASSET_LIVE_NOTE = "asset-live-note"
+ASSET_CSV = "asset-csv"
+ASSET_DOWNLOAD = "asset-download"
+ASSET_SINGLE_CHANNEL = "asset-single-channel"
+ASSET_SINGLE = "asset-single"
+ASSET_PAIR_A = "asset-pair-a"
+ASSET_PAIR_B = "asset-pair-b"
+ASSET_PAIR = "asset-pair"
+ASSET_DUAL = "asset-dual"
+ASSET_BATCH = "asset-batch"
+ASSET_BATCH_GRAPH = "asset-batch-graph"
+ASSET_CALCS = "asset-calculations"
+ASSET_TARGET = "asset-target"
+ASSET_FORECAST = "asset-forecast"
+ASSET_FORECAST_METRICS = "asset-forecast-metrics"
+
+# meter page
+METER_ID = "meter-id"
+METER_HEADER = "meter-header"
+METER_CHART = "meter-chart"
+METER_TABLE = "meter-table"
+METERS_OPEN = "meters-open-page"
+
+# board page
+BOARD_SITES = "board-sites"
+BOARD_FIGURE = "board-figure"  # pattern-matching: {"type": BOARD_FIGURE, "site": site id}
+BOARD_WIDTH = "board-width"  # the browser window's width, so figures are drawn for it
+BOARD_LOCATION = "board-location"

@@ -12,7 +12,7 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from layouts import ids
+from layouts import email_form, ids
 
 PATH = "/meters"
 TITLE = "Meters · Energy Twin"
@@ -58,8 +58,12 @@ def layout(**_query: str) -> html.Div:
                 [
                     dbc.Button("Enter reading", id=ids.METERS_ENTER, color="primary",
                                disabled=True, className="me-2"),
+                    dbc.Button("Costs and history", id=ids.METERS_OPEN, color="secondary", outline=True,
+                               disabled=True, className="me-2"),
+                    email_form.toggle("page", disabled=True, className="me-2"),
                     html.Span("Select a meter in the grid first.", id=ids.METERS_NOTICE,
                               className="text-muted small"),
+                    email_form.form("page"),
                 ],
                 className="mb-2",
             ),
@@ -151,6 +155,7 @@ def reading_modal() -> dbc.Modal:
                                     is_open=False,
                                 ),
                                 html.Div(id=ids.READING_RESULT, className="mt-2"),
+                                email_form.form("modal"),
                             ],
                             lg=7,
                         ),
@@ -159,6 +164,7 @@ def reading_modal() -> dbc.Modal:
             ),
             dbc.ModalFooter(
                 [
+                    email_form.toggle("modal", className="me-auto"),
                     dbc.Button("Cancel", id=ids.READING_CANCEL, color="secondary", outline=True),
                     dbc.Button("Save reading", id=ids.READING_SAVE, color="primary", disabled=True),
                 ]

@@ -12,6 +12,7 @@ covered on machines that cannot run it.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import uuid
@@ -275,7 +276,8 @@ class DashCaller:
         outputs = []
         for part in dep["output"].strip(".").split("..."):
             ident, prop = part.rsplit(".", 1)
-            outputs.append({"id": ident, "property": prop})
+            # A pattern-matching id arrives as its JSON text; the renderer sends it as a dict.
+            outputs.append({"id": json.loads(ident) if ident.startswith("{") else ident, "property": prop})
 
         def fill(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return [{**item, "value": values.get(f"{item['id']}.{item['property']}")} for item in items]

@@ -1,0 +1,201 @@
+"""What the asset page plots: the asset's channels (sensors and calculations), the range its
+data spans, its pipeline batches, and its forecasts against what happened.
+
+Every function takes the supplier and answers only for that supplier's assets. Long series
+come from :mod:`app.series`, cut to at most ``max_points`` a trace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from app import series as series_
+from app.db import Database
+from app.db.models import (
+    Asset,
+    Calculation,
+    ModelVersion,
+    PipelineRun,
+    Prediction,
+    Sensor,
+    SensorReading,
+    Site,
+    Validation,
+)
+from app.ml import Metrics, load_target, score
+from app.model_registry import AssetNotFound
+from app.twins import ASSET_TYPES
+
+MAX_POINTS = 2000
+FORECAST_POINTS = 5000
+
+
+@dataclass(frozen=True)
+class Channel:
+    """Something plottable over time: a sensor (``s:<id>``) or a calculation (``c:<name>``)."""
+
+    key: str
+    name: str
+    unit: str
+    kind: str  # sensor | calculation
+    sensor_id: int | None = None
+
+    @property
+    def label(self) -> str:
+        words = self.name.replace("_", " ")
+        return f"{words[:1].upper()}{words[1:]} ({self.unit})" if self.unit else words.capitalize()
+
+
+@dataclass(frozen=True)
+class AssetInfo:
+    id: int
+    name: str
+    site_name: str
+    asset_type: str
+    type_label: str
+    description: str
+    sensors: tuple[Channel, ...]
+    calculations: tuple[Channel, ...]
+    first_ts: datetime | None
+    last_ts: datetime | None
+    targets: tuple[str, ...]
+
+    @property
+    def channels(self) -> tuple[Channel, ...]:
+        return self.sensors + self.calculations
+
+    def channel(self, key: str | None) -> Channel | None:
+        return next((c for c in self.channels if c.key == key), None)
+
+
+def asset_info(session: Session, sensors_engine: Engine, supplier_id: int, asset_id: int) -> AssetInfo:
+    """The asset's facts and channels; :class:`AssetNotFound` for another supplier's asset."""
+    row = session.execute(
+        select(Asset, Site.name).join(Site, Site.id == Asset.site_id)
+        .where(Asset.id == asset_id, Site.supplier_id == supplier_id)
+    ).one_or_none()
+    if row is None:
+        raise AssetNotFound(asset_id)
+    asset, site_name = row
+    kind = ASSET_TYPES.get(asset.asset_type)
+    sensors = tuple(
+        Channel(f"s:{s.id}", s.name, s.unit, "sensor", s.id)
+        for s in session.scalars(select(Sensor).where(Sensor.asset_id == asset.id).order_by(Sensor.id))
+    )
+    calculations = tuple(Channel(f"c:{name}", name, unit, "calculation")
+                         for name, unit in (kind.calculations if kind else {}).items())
+    first, last = None, None
+    # The extent of the data: a PK seek per sensor for min and max (cheap at any size).
+    with sensors_engine.connect() as conn:
+        for channel in sensors:
+            lo = conn.scalar(select(func.min(SensorReading.ts)).where(SensorReading.sensor_id == channel.sensor_id))
+            hi = conn.scalar(select(func.max(SensorReading.ts)).where(SensorReading.sensor_id == channel.sensor_id))
+            first = lo if first is None or (lo is not None and lo < first) else first
+            last = hi if last is None or (hi is not None and hi > last) else last
+    targets = tuple(session.scalars(
+        select(ModelVersion.target).where(ModelVersion.asset_id == asset.id).distinct().order_by(ModelVersion.target)))
+    return AssetInfo(asset.id, asset.name, site_name, asset.asset_type, kind.label if kind else asset.asset_type,
+                     kind.description if kind else "", sensors, calculations, first, last, targets)
+
+
+def channel_series(db: Database, info: AssetInfo, channel: Channel, start: datetime, end: datetime,
+                   max_points: int = MAX_POINTS) -> series_.Series:
+    if channel.kind == "sensor":
+        assert channel.sensor_id is not None
+        return series_.load_series(db, channel.sensor_id, start, end, max_points=max_points)
+    return series_.load_calculation(db, info.id, channel.name, start, end, max_points=max_points)
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: int
+    started_at: datetime
+    start: datetime
+    end: datetime
+    rows: int
+    status: str
+
+    @property
+    def label(self) -> str:
+        return (f"#{self.id}: {self.start:%d %b %H:%M} – {self.end:%d %b %H:%M} UTC, "
+                f"{self.rows:,} readings ({self.status})")
+
+
+def pipeline_batches(session: Session, info: AssetInfo, limit: int = 50) -> list[Batch]:
+    """The asset's newest calculate runs that read data, each with the range it read."""
+    out = []
+    for run in session.scalars(
+        select(PipelineRun).where(PipelineRun.asset_id == info.id, PipelineRun.kind == "calculate",
+                                  PipelineRun.rows > 0)
+        .order_by(PipelineRun.id.desc()).limit(limit)
+    ):
+        start, end = (run.summary or {}).get("start"), (run.summary or {}).get("end")
+        if start and end:
+            out.append(Batch(run.id, run.started_at, datetime.fromisoformat(start),
+                             datetime.fromisoformat(end), run.rows, run.status))
+    return out
+
+
+@dataclass(frozen=True)
+class ForecastView:
+    target: str
+    ts: pd.DatetimeIndex
+    predicted: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    actual: np.ndarray  # NaN where nothing happened yet (the future)
+    metrics: Metrics | None  # over the points with both a forecast and an actual
+    latest_validation: Validation | None
+    truncated: bool
+
+    @property
+    def residuals(self) -> np.ndarray:
+        return self.actual - self.predicted
+
+
+def forecast_view(db: Database, settings_step_minutes: int, info: AssetInfo, target: str,
+                  start: datetime, end: datetime) -> ForecastView:
+    """The forecasts of ``target`` in [start, end) (a time forecast by several versions shows
+    the newest version's), what actually happened at the model's resolution, and the metrics."""
+    with db.Session() as session:
+        version_ids = list(session.scalars(select(ModelVersion.id).where(
+            ModelVersion.asset_id == info.id, ModelVersion.target == target)))
+        rows = session.execute(
+            select(Prediction.ts, Prediction.value, Prediction.lower, Prediction.upper, Prediction.model_version_id)
+            .where(Prediction.model_version_id.in_(version_ids or [-1]), Prediction.ts >= start, Prediction.ts < end)
+            .order_by(Prediction.ts.desc(), Prediction.model_version_id.desc()).limit(FORECAST_POINTS)
+        ).all()
+        latest = session.scalar(select(Validation).where(Validation.model_version_id.in_(version_ids or [-1]))
+                                .order_by(Validation.window_to.desc()).limit(1))
+    frame = pd.DataFrame(rows, columns=["ts", "value", "lower", "upper", "version"])
+    empty = pd.DatetimeIndex([], tz="UTC")
+    if frame.empty:
+        nothing = np.array([], dtype=float)
+        return ForecastView(target, empty, nothing, nothing, nothing, nothing, None, latest, False)
+    frame = frame.drop_duplicates("ts").sort_values("ts")  # newest version first per ts
+    ts = pd.DatetimeIndex(pd.to_datetime(frame["ts"], utc=True))
+    step = settings_step_minutes
+    actual = load_target(db, info.id, target, ts.min().to_pydatetime() - timedelta(minutes=step),
+                         ts.max().to_pydatetime() + timedelta(minutes=1), step)
+    aligned = actual.reindex(ts).to_numpy(dtype=float)
+    predicted = frame["value"].to_numpy(dtype=float)
+    lower = frame["lower"].to_numpy(dtype=float)
+    upper = frame["upper"].to_numpy(dtype=float)
+    both = np.isfinite(aligned) & np.isfinite(predicted)
+    metrics = None
+    if both.sum() >= 2:
+        have_band = np.isfinite(lower[both]).all() and np.isfinite(upper[both]).all()
+        metrics = score(aligned[both], predicted[both], lower[both] if have_band else None,
+                        upper[both] if have_band else None)
+    return ForecastView(target, ts, predicted, lower, upper, aligned, metrics, latest,
+                        len(rows) >= FORECAST_POINTS)
+
+
+def calculation_exists(session: Session, asset_id: int) -> bool:
+    return session.scalar(select(Calculation.ts).where(Calculation.asset_id == asset_id).limit(1)) is not None

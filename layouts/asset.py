@@ -1,0 +1,120 @@
+"""The asset page: its sensors and calculations over a chosen time range, in several views.
+
+Components only; ``callbacks.asset`` fills them for the logged-in user's supplier.
+"""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from layouts import ids
+from layouts.figures import CONFIG
+
+PATH = "/assets/<asset_id>"
+TITLE = "Asset · Energy Twin"
+LIVE_MS = 5_000
+RANGES = [
+    {"label": "Last hour", "value": "1h"},
+    {"label": "Last day", "value": "1d"},
+    {"label": "Last week", "value": "7d"},
+    {"label": "Last 30 days", "value": "30d"},
+    {"label": "Last year", "value": "1y"},
+    {"label": "Custom…", "value": "custom"},
+]
+
+
+def graph(graph_id: str, name: str, height: int = 360) -> dcc.Loading:
+    config = {**CONFIG, "toImageButtonOptions": {**CONFIG["toImageButtonOptions"], "filename": name}}
+    return dcc.Loading(dcc.Graph(id=graph_id, config=config, style={"minHeight": f"{height}px"}),
+                       type="dot", delay_show=400)
+
+
+def card(title: str, body: list[object], controls: list[object] | None = None) -> dbc.Card:
+    return dbc.Card(
+        [
+            dbc.CardHeader(dbc.Row([dbc.Col(html.Strong(title), className="py-1"),
+                                    *([dbc.Col(controls, md=8)] if controls else [])],
+                                   className="g-2 align-items-center"), className="bg-white"),
+            dbc.CardBody(body),
+        ],
+        className="shadow-sm mb-4",
+    )
+
+
+def picker(picker_id: str, placeholder: str, **kwargs: object) -> dcc.Dropdown:
+    return dcc.Dropdown(id=picker_id, placeholder=placeholder, clearable=False, **kwargs)
+
+
+def layout(asset_id: str = "", **_query: str) -> html.Div:
+    try:
+        asset = int(asset_id)
+    except ValueError:
+        asset = -1
+    return html.Div(
+        [
+            dcc.Store(id=ids.ASSET_ID, data=asset),
+            dcc.Store(id=ids.ASSET_VIEW),
+            dcc.Interval(id=ids.ASSET_LIVE, interval=LIVE_MS),
+            dcc.Download(id=ids.ASSET_DOWNLOAD),
+            html.Div(id=ids.ASSET_HEADER, className="mb-3"),
+            dbc.Row(
+                [
+                    dbc.Col(dbc.Select(id=ids.ASSET_RANGE, options=RANGES, value="1d"), xs=12, md=3),
+                    dbc.Col(
+                        dbc.Collapse(dcc.DatePickerRange(id=ids.ASSET_CUSTOM, display_format="D MMM YYYY",
+                                                         first_day_of_week=1),
+                                     id=ids.ASSET_CUSTOM_COLLAPSE, is_open=False),
+                        xs=12, md="auto",
+                    ),
+                    dbc.Col(html.Span(id=ids.ASSET_LIVE_NOTE, className="small text-muted"),
+                            className="ms-md-auto", xs=12, md="auto"),
+                ],
+                className="g-2 align-items-center mb-3",
+            ),
+            card("Three sensors, one time axis",
+                 [graph(ids.ASSET_STACKED, "asset-sensors", 680),
+                  html.Div("Drag to zoom: detail is fetched again for the range you choose; "
+                           "double-click to zoom out. New readings appear every few seconds.",
+                           className="small text-muted")],
+                 [dbc.Row([dbc.Col(dcc.Dropdown(id=ids.ASSET_SENSORS, multi=True, placeholder="Sensors (up to 3)"),
+                                   xs=12, md=9),
+                           dbc.Col(dbc.Button("Download CSV", id=ids.ASSET_CSV, color="secondary", outline=True,
+                                              size="sm"), xs=12, md=3, className="text-md-end")],
+                          className="g-2 align-items-center")]),
+            dbc.Row(
+                [
+                    dbc.Col(card("One sensor or calculation", [graph(ids.ASSET_SINGLE, "asset-single")],
+                                 [picker(ids.ASSET_SINGLE_CHANNEL, "Sensor or calculation")]), lg=6),
+                    dbc.Col(card("Calculation results over time", [graph(ids.ASSET_CALCS, "asset-calculations")]), lg=6),
+                ]
+            ),
+            card("Two plots on one canvas, and two curves on two axes",
+                 [graph(ids.ASSET_PAIR, "asset-pair"), graph(ids.ASSET_DUAL, "asset-dual-axis")],
+                 # Stacked on a phone: side by side, each would be narrower than the dropdown's
+                 # hidden focus input (208 px), which then pushes the page wider than the screen.
+                 [dbc.Row([dbc.Col(picker(ids.ASSET_PAIR_A, "First"), xs=12, sm=6),
+                           dbc.Col(picker(ids.ASSET_PAIR_B, "Second"), xs=12, sm=6)], className="g-2")]),
+            card("Predictions against actual values",
+                 [graph(ids.ASSET_FORECAST, "asset-forecast", 520), html.Div(id=ids.ASSET_FORECAST_METRICS)],
+                 [picker(ids.ASSET_TARGET, "Forecast target")]),
+            card("Input data of a pipeline batch", [graph(ids.ASSET_BATCH_GRAPH, "asset-batch")],
+                 [picker(ids.ASSET_BATCH, "Choose a batch")]),
+        ]
+    )
+
+
+def header(name: str, site: str, type_label: str, description: str, extent: str) -> html.Div:
+    return html.Div(
+        [
+            html.Div(dcc.Link("← Overview", href="/"), className="small mb-1"),
+            html.H1(name, className="h3 mb-0"),
+            html.Div(f"{type_label} at {site}. {description}", className="text-muted"),
+            html.Div(extent, className="small text-muted"),
+        ]
+    )
+
+
+def metrics_table(rows: list[tuple[str, str]]) -> dbc.Table:
+    return dbc.Table(html.Tbody([html.Tr([html.Td(k, className="text-muted"), html.Td(v, className="fw-semibold")])
+                                 for k, v in rows]), size="sm", className="mb-0 small", style={"maxWidth": "640px"})
