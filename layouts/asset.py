@@ -8,7 +8,7 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from layouts import ids
+from layouts import ids, metrics
 from layouts.figures import CONFIG
 
 PATH = "/assets/<asset_id>"
@@ -72,6 +72,7 @@ def layout(asset_id: str = "", **_query: str) -> html.Div:
                 ],
                 className="g-2 align-items-center mb-3",
             ),
+            metrics.card(),
             card("Three sensors, one time axis",
                  [graph(ids.ASSET_STACKED, "asset-sensors", 680),
                   html.Div("Drag to zoom: detail is fetched again for the range you choose; "
