@@ -1,4 +1,5 @@
-"""The ``twin`` command: run the portal, workers and beat; migrate; seed; generate; manage users.
+"""The ``twin`` command: run the portal, workers and beat; migrate; seed; generate; simulate;
+manage users.
 
 Every command reads the same settings (``settings/settings.json`` plus ``TWIN_*`` variables) and
 logs to the console and ``twin_logs.txt``. A problem the user can fix (bad settings, a database
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -212,12 +214,34 @@ def _parse_time(value: str, name: str) -> datetime:
     return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
 
 
+def _open_range(ctx: click.Context, start: str,
+                end: str) -> tuple[Settings, Any, datetime, datetime]:
+    """Settings, the database (migrated to head) and the parsed --from/--to of an asset command."""
+    settings = _settings(ctx)
+    begin, finish = _parse_time(start, "--from"), _parse_time(end, "--to")
+    if finish <= begin:
+        raise click.BadParameter("must be after --from", param_hint="--to")
+    database = _database(settings, require_head=True)
+    _process(ctx, "cli")
+    return settings, database, begin, finish
+
+
+def _asset_range_options(func: F) -> F:
+    """--asset, --from, --to and --interval: the readings of an asset over a range."""
+    for option in reversed((
+        click.option("--asset", "asset_id", type=int, required=True, help="Asset id."),
+        click.option("--from", "start", required=True,
+                     help="Start (ISO, UTC unless an offset is given)."),
+        click.option("--to", "end", required=True, help="End, exclusive (ISO)."),
+        click.option("--interval", type=click.IntRange(min=1), default=60, show_default=True,
+                     help="Seconds between readings."),
+    )):
+        func = option(func)
+    return func
+
+
 @main.command()
-@click.option("--asset", "asset_id", type=int, required=True, help="Asset id.")
-@click.option("--from", "start", required=True, help="Start (ISO, UTC unless an offset is given).")
-@click.option("--to", "end", required=True, help="End, exclusive (ISO).")
-@click.option("--interval", type=click.IntRange(min=1), default=60, show_default=True,
-              help="Seconds between readings.")
+@_asset_range_options
 @click.option("--seed", type=int, default=None, help="Random seed (default: the demo seed).")
 @click.pass_context
 @friendly_errors
@@ -232,12 +256,7 @@ def generate(ctx: click.Context, asset_id: int, start: str, end: str, interval: 
     from app.ingest import write_sensor_readings
     from app.twins import asset_type
 
-    settings = _settings(ctx)
-    begin, finish = _parse_time(start, "--from"), _parse_time(end, "--to")
-    if finish <= begin:
-        raise click.BadParameter("must be after --from", param_hint="--to")
-    database = _database(settings, require_head=True)
-    _process(ctx, "cli")
+    settings, database, begin, finish = _open_range(ctx, start, end)
     with database.Session() as session:
         asset = session.scalar(select(Asset).where(Asset.id == asset_id))
         if asset is None:
@@ -258,6 +277,68 @@ def generate(ctx: click.Context, asset_id: int, start: str, end: str, interval: 
                                              chunk_rows=settings.ingest.chunk_rows,
                                              progress=bar.update).rows
     message = f"wrote {written:,} readings for {len(sensors)} sensors of asset {asset_id}"
+    log.info(message)
+    click.echo(message)
+
+
+_ISO = r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}(?::\d{2}(?::\d{2}(?:\.\d+)?)?)?)?(?:Z|[+-]\d{2}:?\d{2})?"
+_FAULT = re.compile(rf"(?P<kind>[a-z_]+):(?P<start>{_ISO}):(?P<end>{_ISO})"
+                    r"(?::(?P<sensor>[a-z_0-9]+))?(?:@(?P<magnitude>[-+0-9.eE]+))?")
+
+
+def _parse_faults(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[Any]:
+    """``kind:start:end[:sensor][@magnitude]`` for each ``--fault`` (times ISO; colons allowed)."""
+    from app.simulation import FAULT_KINDS, Fault
+
+    faults = []
+    for value in values:
+        match = _FAULT.fullmatch(value)
+        if match is None:
+            raise click.BadParameter(f"{value!r} is not kind:start:end[:sensor][@magnitude], e.g. "
+                                     "leak:2024-10-01T06:00:2024-10-01T09:00@0.2",
+                                     param_hint="--fault")
+        try:
+            faults.append(Fault(match["kind"], _parse_time(match["start"], "--fault"),
+                                _parse_time(match["end"], "--fault"), match["sensor"],
+                                float(match["magnitude"] or 1.0)))
+        except ValueError as exc:
+            known = "" if match["kind"] in FAULT_KINDS else f" (kinds: {', '.join(FAULT_KINDS)})"
+            raise click.BadParameter(f"{value!r}: {exc}{known}", param_hint="--fault") from None
+    return faults
+
+
+@main.command()
+@_asset_range_options
+@click.option("--fault", "faults", multiple=True, callback=_parse_faults,
+              help="kind:start:end[:sensor][@magnitude], kind one of leak, stuck_sensor, drift, "
+                   "spike, overuse; repeatable.")
+@click.option("--seed", type=int, default=None, help="Random seed (default: the asset id).")
+@click.option("--fresh", is_flag=True, help="Start from the design point, not the stored readings.")
+@click.pass_context
+@friendly_errors
+def simulate(ctx: click.Context, asset_id: int, start: str, end: str, interval: int,
+             faults: list[Any], seed: int | None, fresh: bool) -> None:
+    """Simulate an asset's physics (resuming from its newest readings) and store the readings
+    through the bulk path."""
+    from tqdm import tqdm
+
+    from app.simulation import simulate_asset, write
+
+    _, database, begin, finish = _open_range(ctx, start, end)
+    try:
+        result = simulate_asset(database, asset_id, begin, finish, interval_s=interval, seed=seed,
+                                faults=faults, resume=not fresh)
+    except (LookupError, ValueError) as exc:  # no such asset, sensor or fault for its type
+        _fail(str(exc).strip("'\""))
+        return
+    with tqdm(total=result.frame.size, unit="rows", unit_scale=True, desc=f"asset {asset_id}",
+              file=sys.stderr) as bar:
+        written = write(database, asset_id, result, progress=bar.update)
+    for label in result.labels.itertuples():
+        click.echo(f"  {label.kind} {label.start:%Y-%m-%d %H:%M}..{label.end:%Y-%m-%d %H:%M} UTC "
+                   f"on {', '.join(label.sensors)}")
+    message = (f"wrote {written:,} readings for asset {asset_id} "
+               f"({len(result.labels)} faults injected)")
     log.info(message)
     click.echo(message)
 

@@ -34,10 +34,19 @@ class SignalSpec:
     lower: float | None = None
     upper: float | None = None
 
-    def values(self, epoch_seconds: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    @property
+    def noise_sd(self) -> float:
+        """The noise's standard deviation, in the signal's unit."""
+        return self.noise_pct / 100.0 * abs(self.amplitude)
+
+    def clean(self, epoch_seconds: np.ndarray) -> np.ndarray:
+        """The sine alone, at each time (seconds since the epoch)."""
         angle = 2 * np.pi * self.cycles_per_day * (epoch_seconds / SECONDS_PER_DAY) + self.phase
-        clean = self.minimum + self.amplitude * (1.0 + np.sin(angle)) / 2.0
-        noise = rng.normal(0.0, self.noise_pct / 100.0 * abs(self.amplitude), size=clean.shape)
+        return self.minimum + self.amplitude * (1.0 + np.sin(angle)) / 2.0
+
+    def values(self, epoch_seconds: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        clean = self.clean(epoch_seconds)
+        noise = rng.normal(0.0, self.noise_sd, size=clean.shape)
         out = clean + noise
         if self.lower is not None or self.upper is not None:
             out = np.clip(out, self.lower, self.upper)

@@ -1,4 +1,5 @@
-"""What every asset type declares: its sensors (name, unit, normal range, demo signal)."""
+"""What every asset type declares: its sensors (name, unit, normal range, demo signal), its
+calculations, its simulator and its anomaly rules."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from app.calculations import Carry
@@ -13,6 +15,15 @@ from app.generator import SignalSpec
 
 #: calculate(wide batch, carry, asset parameters) -> (calculations frame, carry after it)
 Calculate = Callable[[pd.DataFrame, Carry, dict[str, Any]], tuple[pd.DataFrame, Carry]]
+
+#: simulate(parameters, times, rng, state) -> (frame of the sensors at ``times``, state at the
+#: end). Clean physics plus measurement noise; see :mod:`app.twins.physics` for the conventions
+#: (clock-keyed randomness, time-varying inputs, what "the end" is) and :mod:`app.simulation`
+#: for the entry point that adds faults.
+Simulate = Callable[
+    [dict[str, Any], pd.DatetimeIndex, np.random.Generator, dict[str, float] | None],
+    tuple[pd.DataFrame, dict[str, float]],
+]
 
 
 @dataclass(frozen=True)
@@ -38,7 +49,14 @@ class AssetType:
     calculate: Calculate
     #: name -> unit of each calculation ``calculate`` returns
     calculations: dict[str, str] = field(default_factory=dict)
+    #: The physical parameters the simulator and calculations read, with their defaults (each
+    #: type's module docstring gives their units and meaning). Stored on new assets as JSON.
     default_parameters: dict[str, Any] = field(default_factory=dict)
+    simulate: Simulate | None = None
+    #: Faults the physics can show (``leak``, ``overuse``) -> the sensors each visibly moves.
+    #: Sensor faults (stuck, drift, spike) need no physics and apply to every type.
+    physical_faults: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    anomaly_rules: tuple[Any, ...] = ()
 
     def sensor(self, name: str) -> SensorSpec:
         for spec in self.sensors:

@@ -1,11 +1,22 @@
-"""Wind-turbine drivetrain: torque, shaft speed and gearbox oil temperature."""
+"""Wind-turbine drivetrain: torque, shaft speed and gearbox oil temperature.
+
+Simulator: each sensor is its declared signal, a sine plus noise (torque and speed cycle four
+times a day between 0 and their limits, 3,000 Nm and 300 rpm; the oil temperature once a day
+between -20 and 100 C), clipped to those limits. The wear it causes is the calculation below.
+No parameters change it; ``rated_power_kw`` is for display.
+
+Faults: overuse multiplies the torque (an overloaded drivetrain, allowed past its 3,000 Nm rating
+so the overload shows). A leak is not modelled. State: none.
+"""
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from app.calculations import Carry, advance, running_total
 from app.generator import SignalSpec
+from app.twins import physics
 from app.twins.base import AssetType, SensorSpec
 
 
@@ -16,6 +27,24 @@ def calculate(wide: pd.DataFrame, carry: Carry, parameters: dict[str, Any]) -> t
     out = pd.DataFrame({"destruction_rate": rate,
                         "accumulated_destruction": running_total(rate, carry, "accumulated_destruction")})
     return out, advance(carry, out, ["accumulated_destruction"])
+
+
+def simulate(parameters: dict[str, Any], times: pd.DatetimeIndex, rng: np.random.Generator,
+             state: dict[str, float] | None) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Each sensor's sine at ``times`` plus its noise, within its limits (see the docstring)."""
+    epoch = physics.epoch_seconds(times)
+    demand = physics.input_array(parameters, physics.DEMAND, len(times), 1.0)
+    scale = float(parameters.get(physics.NOISE_SCALE, 1.0))
+    columns = {}
+    for spec in ASSET_TYPE.sensors:
+        signal = spec.signal
+        factor = demand if spec.name == "torque" else 1.0
+        values = signal.clean(epoch) * factor
+        if scale:
+            values = values + scale * signal.noise_sd * physics.clock_normal(rng, spec.name, times)
+        upper = None if signal.upper is None else signal.upper * np.maximum(factor, 1.0)
+        columns[spec.name] = np.clip(values, signal.lower, upper)
+    return physics.sensor_frame(columns, times, list(columns)), {}
 
 
 ASSET_TYPE = AssetType(
@@ -36,4 +65,6 @@ ASSET_TYPE = AssetType(
     calculate=calculate,
     calculations={'destruction_rate': '1/s', 'accumulated_destruction': '1'},
     default_parameters={"rated_power_kw": 90.0},
+    simulate=simulate,
+    physical_faults={"overuse": ("torque",)},
 )
