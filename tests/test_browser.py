@@ -1,5 +1,5 @@
-"""The portal in a real browser: Debian's headless Chromium driven by Selenium, against the app
-served by a real WSGI server (waitress) on a free local port.
+"""The portal in a real browser: the Meters page and signing out, in Debian's headless
+Chromium against the app served by waitress (fixtures in ``tests.browser_fixtures``).
 
 Without Chromium these tests skip, unless ``TWIN_TEST_BROWSER=1`` (CI sets it) says they must
 run, in which case a missing browser fails them.
@@ -7,76 +7,22 @@ run, in which case a missing browser fails them.
 
 from __future__ import annotations
 
-import os
-import shutil
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import func, select
 
 from app.db import Database
 from app.db.base import utcnow
 from app.db.models import MeterReading
-from settings import Settings
+from tests.browser_support import log_in, wait
 from tests.conftest import Tenant, add_meter, add_tenant
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-WAIT_S = 20
-
-
-@pytest.fixture(scope="session")
-def chrome_paths() -> tuple[str, str]:
-    browser = shutil.which("chromium") or (CHROMIUM if Path(CHROMIUM).exists() else None)
-    driver = shutil.which("chromedriver") or (CHROMEDRIVER if Path(CHROMEDRIVER).exists() else None)
-    if browser and driver:
-        return browser, driver
-    message = "Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
-    if os.environ.get("TWIN_TEST_BROWSER"):
-        pytest.fail(f"TWIN_TEST_BROWSER is set but {message}")
-    pytest.skip(message)
-
-
-@pytest.fixture
-def browser(chrome_paths: tuple[str, str], tmp_path: Path) -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = chrome_paths[0]
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--window-size=1280,900", f"--user-data-dir={tmp_path / 'chrome'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(chrome_paths[1]), options=options)
-    driver.implicitly_wait(0)
-    yield driver
-    driver.quit()
-
-
-@pytest.fixture
-def portal(settings: Settings, db: Database) -> Iterator[str]:
-    """The real app behind waitress, on a free port; yields its base URL. Tests take it before
-    ``browser``, so the browser closes first and no request is cut off by the server closing."""
-    from waitress.server import create_server
-
-    from app import create_app
-
-    server = create_server(create_app(settings), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=5)
+pytest_plugins = ["tests.browser_fixtures"]  # chrome_paths, browser, portal
 
 
 @pytest.fixture
@@ -86,18 +32,6 @@ def alpha(db: Database) -> tuple[Tenant, int]:
     meter = add_meter(db, tenant.supplier_id, serial="E-ALPHA-1",
                       previous=(utcnow() - timedelta(days=2), "1000"))
     return tenant, meter
-
-
-def wait(driver: WebDriver):  # type: ignore[no-untyped-def]
-    return WebDriverWait(driver, WAIT_S, ignored_exceptions=(WebDriverException,))
-
-
-def log_in(driver: WebDriver, base: str, email: str, password: str, path: str = "/meters") -> None:
-    driver.get(base + path)
-    wait(driver).until(ec.presence_of_element_located((By.ID, "email"))).send_keys(email)
-    driver.find_element(By.ID, "password").send_keys(password)
-    driver.find_element(By.ID, "login-submit").click()
-    wait(driver).until(lambda d: d.current_url.endswith(path))
 
 
 def grid_text(driver: WebDriver) -> str:
