@@ -1,14 +1,18 @@
 """Take the README's screenshots from a running portal (`make run` in another terminal).
 
-    .venv/bin/python docs/screenshots.py [--url http://127.0.0.1:8050]
+    .venv/bin/python docs/screenshots.py [--url http://127.0.0.1:8050] [--home var] [--asset ID]
 
 Logs in with the first demo login (an admin) from var/demo_logins.json, in Debian's headless
-Chromium; types a reading into the modal but never saves it.
+Chromium; types a reading into the modal but never saves it. It does send one cost summary (of
+the first meter in the grid, to the demo's own .example addresses) from the "Email summary…"
+form, so the Emails page has a message to show; asking again sends nothing new. The asset page
+is the one of ``--asset``, by default the asset at the top of the Overview's "Assets by concern".
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 from pathlib import Path
 
@@ -19,21 +23,61 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 OUT = Path(__file__).resolve().parent / "screenshots"
+ASSET_FIGURES = ("asset-stacked", "asset-single", "asset-calculations", "asset-pair", "asset-dual",
+                 "asset-forecast", "asset-batch-graph")
+# Every trace of the graph has points and plotly has drawn its SVG.
+DRAWN_JS = """
+const g = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
+return !!(g && g._fullData && g._fullData.length && g.querySelector('.main-svg')
+          && g._fullData.every(t => (t.x || []).length > 0));"""
 
 
 def browser(width: int = 1280, height: int = 900) -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
+    # The asset page draws long series with WebGL, which headless Chromium only draws in software
+    # (SwiftShader) when asked to.
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", f"--window-size={width},{height}"):
+                 "--disable-component-update", "--disable-sync", "--enable-unsafe-swiftshader",
+                 f"--window-size={width},{height}"):
         options.add_argument(flag)
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def full_page(driver: webdriver.Chrome, url: str, path: Path, graphs: tuple[str, ...]) -> None:
+    """The page at ``url`` whole, however long, once ``graphs`` are drawn.
+
+    Captured beyond the window rather than by making the window taller: resizing makes the
+    responsive graphs lay themselves out again. A capture beyond the window drops the scroll
+    bar, which would widen the page: the page is drawn without one from the start.
+    """
+    no_scroll_bar = driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {
+        "source": "document.documentElement.style.scrollbarWidth = 'none';"})
+    try:
+        driver.get(url)
+        for graph in graphs:
+            WebDriverWait(driver, 20).until(lambda d, graph=graph: d.execute_script(DRAWN_JS, graph))
+        width, height = driver.execute_script("return [window.innerWidth, document.documentElement.scrollHeight]")
+        shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
+        })
+        path.write_bytes(base64.b64decode(shot["data"]))
+    finally:
+        driver.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": no_scroll_bar["identifier"]})
+
+
+def email_key(component: str) -> tuple[str, str]:
+    """The meters page's "Email summary" form: pattern-matching ids, as Dash writes them."""
+    key = json.dumps({"type": component, "where": "page"}, separators=(",", ":"))
+    return By.CSS_SELECTOR, f"[id='{key}']"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", default="http://127.0.0.1:8050")
     parser.add_argument("--home", default="var")
+    parser.add_argument("--asset", type=int, help="the asset page to show (default: the Overview's first)")
     args = parser.parse_args()
     login = json.loads((Path(args.home) / "demo_logins.json").read_text())[0]
     OUT.mkdir(exist_ok=True)
@@ -47,6 +91,8 @@ def main() -> None:
         wait = WebDriverWait(driver, 20)
         wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#estate-sites table")))
         driver.save_screenshot(str(OUT / "overview.png"))
+        first_asset = driver.find_element(By.CSS_SELECTOR, "#estate-sites table a[href^='/assets/']")
+        asset_path = f"/assets/{args.asset}" if args.asset else first_asset.get_attribute("pathname")
 
         driver.get(f"{args.url}/board")
         wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#board-sites .main-svg")))
@@ -67,6 +113,30 @@ def main() -> None:
         driver.find_element(By.ID, "reading-value").send_keys(typed)
         wait.until(lambda d: "Period total" in d.find_element(By.ID, "reading-preview").text)
         driver.save_screenshot(str(OUT / "reading-modal.png"))
+
+        driver.get(f"{args.url}/meters")
+        # The meter's own cell (pinned left): a click further right scrolls the grid sideways.
+        wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, ".ag-pinned-left-cols-container .ag-row"))).click()
+        toggle = driver.find_element(*email_key("email-summary-toggle"))
+        wait.until(lambda d: toggle.is_enabled())
+        toggle.click()
+        send = wait.until(ec.visibility_of_element_located(email_key("email-summary-send")))
+        driver.save_screenshot(str(OUT / "email-form.png"))
+        send.click()
+        wait.until(lambda d: d.find_element(*email_key("email-summary-result")).text)
+
+        opened = driver.find_element(By.ID, "meters-open-page")  # "Costs and history" of that meter
+        wait.until(lambda d: opened.get_attribute("href"))
+        opened.click()
+        wait.until(lambda d: d.execute_script(DRAWN_JS, "meter-chart"))
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#meter-table table")))
+        driver.save_screenshot(str(OUT / "meter.png"))
+
+        driver.get(f"{args.url}/emails")
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#emails-table table")))
+        driver.save_screenshot(str(OUT / "emails.png"))
+
+        full_page(driver, args.url + asset_path, OUT / "asset.png", ASSET_FIGURES)
 
         driver.get(f"{args.url}/models")
         wait.until(lambda d: "v1" in d.find_element(By.ID, "models-versions").text)

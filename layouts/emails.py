@@ -52,4 +52,5 @@ def status_badge(status: str) -> dbc.Badge:
 
 
 def eml_link(log_id: int) -> html.A:
-    return html.A("open .eml", href=f"/emails/{log_id}.eml", download=f"email-{log_id}.eml")
+    return html.A("open .eml", href=f"/emails/{log_id}.eml", download=f"email-{log_id}.eml",
+                  className="text-nowrap")

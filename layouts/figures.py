@@ -149,8 +149,9 @@ def dual_axis(left: Trace, right: Trace, title: str, *, revision: str) -> go.Fig
     figure.add_trace(line(right, COLOURS[1]), secondary_y=True)
     figure.update_xaxes(title_text=TIME_AXIS)
     figure.update_yaxes(title_text=left.label, secondary_y=False, title_font={"color": COLOURS[0]})
+    # Ticks of its own: synced to the left axis's grid they fall on odd values (2.505, 2.879...).
     figure.update_yaxes(title_text=right.label, secondary_y=True, title_font={"color": COLOURS[1]},
-                        showgrid=False)
+                        showgrid=False, tickmode="auto")
     return _finish(figure, title, height=380, revision=revision)
 
 
@@ -199,8 +200,9 @@ def periods_and_cumulative(ends: Sequence[str], kwh: Sequence[float], cost_pound
                      secondary_y=True)
     figure.update_xaxes(title_text="Reading date (UK)")
     figure.update_yaxes(title_text="Energy (kWh) · period cost (£)", secondary_y=False)
+    # Ticks of its own: synced to the energy axis's grid they fall on odd sums (£145, £289...).
     figure.update_yaxes(title_text="Cumulative cost (£)", secondary_y=True, showgrid=False, rangemode="tozero",
-                        tickprefix="£", tickformat=",.0f")
+                        tickmode="auto", tickprefix="£", tickformat=",.0f")
     figure = _finish(figure, title, height=420, revision=revision)
     figure.update_layout(barmode="group", hovermode="x unified")
     return figure
