@@ -72,7 +72,6 @@ def layout(asset_id: str = "", **_query: str) -> html.Div:
                 ],
                 className="g-2 align-items-center mb-3",
             ),
-            metrics.card(),
             card("Three sensors, one time axis",
                  [graph(ids.ASSET_STACKED, "asset-sensors", 680),
                   html.Div("Drag to zoom: detail is fetched again for the range you choose; "
@@ -83,6 +82,7 @@ def layout(asset_id: str = "", **_query: str) -> html.Div:
                            dbc.Col(dbc.Button("Download CSV", id=ids.ASSET_CSV, color="secondary", outline=True,
                                               size="sm"), xs=12, md=3, className="text-md-end")],
                           className="g-2 align-items-center")]),
+            metrics.card(),
             dbc.Row(
                 [
                     dbc.Col(card("One sensor or calculation", [graph(ids.ASSET_SINGLE, "asset-single")],

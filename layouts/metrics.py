@@ -6,7 +6,7 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import html
 
-from app.metrics import Metric
+from app.metrics import NOT_APPLICABLE, Metric
 from layouts import ids
 
 #: band -> (words on the badge, Bootstrap colour)
@@ -40,8 +40,6 @@ def value_text(metric: Metric) -> str:
 
 def tile(metric: Metric) -> dbc.Col:
     words, colour = BADGES[metric.band]
-    if metric.value is None and metric.band is None:
-        words = "n/a" if "not applicable" in metric.detail or "needs" in metric.detail else words
     target = f"{ids.ASSET_METRIC}-{metric.key}"
     return dbc.Col(
         html.Div(
@@ -62,7 +60,14 @@ def tile(metric: Metric) -> dbc.Col:
     )
 
 
-def tiles(metrics: list[Metric]) -> dbc.Row | html.Div:
+def tiles(metrics: list[Metric]) -> html.Div:
+    """A tile per metric that applies to the asset, then one line naming those that do not."""
     if not metrics:
         return html.Div("No metrics for this asset type.", className="text-muted")
-    return dbc.Row([tile(m) for m in metrics], className="g-2")
+    apply = [m for m in metrics if not m.detail.startswith(NOT_APPLICABLE)]
+    others = [m for m in metrics if m.detail.startswith(NOT_APPLICABLE)]
+    return html.Div([
+        dbc.Row([tile(m) for m in apply], className="g-2"),
+        *([html.Div(f"{others[0].detail.capitalize()}: {', '.join(m.name.lower() for m in others)}.".replace(
+            "oee", "OEE"), className="small text-muted mt-1")] if others else []),
+    ])
