@@ -162,12 +162,28 @@ def register(app: dash.Dash) -> None:
         Input(ids.ASSET_CUSTOM, "start_date"),
         Input(ids.ASSET_CUSTOM, "end_date"),
         Input(ids.ASSET_SENSORS, "value"),
-        Input(ids.ASSET_STACKED, "relayoutData"),
     )
-    def main_plot(asset_id, preset, custom_start, custom_end, keys, relayout):  # type: ignore[no-untyped-def]
-        zoom = zoomed_range(relayout) if ctx.triggered_id == ids.ASSET_STACKED else False
-        if ctx.triggered_id == ids.ASSET_STACKED and zoom is None:
+    def main_plot(asset_id, preset, custom_start, custom_end, keys):  # type: ignore[no-untyped-def]
+        return _main_figure(asset_id, preset, custom_start, custom_end, keys, False)
+
+    @app.callback(
+        Output(ids.ASSET_STACKED, "figure", allow_duplicate=True),
+        Output(ids.ASSET_VIEW, "data", allow_duplicate=True),
+        Input(ids.ASSET_STACKED, "relayoutData"),
+        State(ids.ASSET_ID, "data"),
+        State(ids.ASSET_RANGE, "value"),
+        State(ids.ASSET_CUSTOM, "start_date"),
+        State(ids.ASSET_CUSTOM, "end_date"),
+        State(ids.ASSET_SENSORS, "value"),
+        prevent_initial_call=True,
+    )
+    def zoom_plot(relayout, asset_id, preset, custom_start, custom_end, keys):  # type: ignore[no-untyped-def]
+        zoom = zoomed_range(relayout)
+        if zoom is None:
             return no_update, no_update
+        return _main_figure(asset_id, preset, custom_start, custom_end, keys, zoom)
+
+    def _main_figure(asset_id, preset, custom_start, custom_end, keys, zoom):  # type: ignore[no-untyped-def]
         if not keys:
             return figures.empty("Sensors", "Choose up to three sensors above."), None
         info = _info(asset_id)

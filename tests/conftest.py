@@ -265,14 +265,19 @@ class DashCaller:
         assert response.status_code == 200
         self.dependencies = response.get_json()
 
-    def _callback(self, output: str) -> dict[str, Any]:
-        for dep in self.dependencies:
-            if output in dep["output"]:
-                return dep
-        raise AssertionError(f"no callback outputs {output}")
+    def _callback(self, output: str, changed: str | None = None) -> dict[str, Any]:
+        """The callback that outputs ``output``; with several (``allow_duplicate``), the one
+        that ``changed`` triggers."""
+        found = [dep for dep in self.dependencies if output in dep["output"]]
+        if changed is not None and len(found) > 1:
+            found = [dep for dep in found
+                     if any(f"{i['id']}.{i['property']}" == changed for i in dep["inputs"])] or found
+        if not found:
+            raise AssertionError(f"no callback outputs {output}")
+        return found[0]
 
     def __call__(self, output: str, values: dict[str, Any], changed: str | None = None):  # type: ignore[no-untyped-def]
-        dep = self._callback(output)
+        dep = self._callback(output, changed)
         outputs = []
         for part in dep["output"].strip(".").split("..."):
             ident, prop = part.rsplit(".", 1)
