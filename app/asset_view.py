@@ -159,6 +159,22 @@ class ForecastView:
         return self.actual - self.predicted
 
 
+def _with_gaps(frame: pd.DataFrame) -> pd.DataFrame:
+    """Forecasts come in runs (an hour ahead each time); a row of NaN after each gap between
+    runs longer than twice the usual step makes the plot break the line there instead of
+    drawing a straight line across a time nobody forecast."""
+    if len(frame) < 3:
+        return frame
+    ts = pd.to_datetime(frame["ts"], utc=True)
+    steps = ts.diff()
+    gaps = steps > 2 * steps.median()
+    if not gaps.any():
+        return frame
+    fillers = pd.DataFrame({"ts": (ts[gaps] - steps[gaps] / 2).to_numpy()})
+    return pd.concat([frame.assign(ts=ts), fillers.assign(ts=pd.to_datetime(fillers["ts"], utc=True))],
+                     ignore_index=True).sort_values("ts", kind="stable").reset_index(drop=True)
+
+
 def forecast_view(db: Database, settings_step_minutes: int, info: AssetInfo, target: str,
                   start: datetime, end: datetime) -> ForecastView:
     """The forecasts of ``target`` in [start, end) (a time forecast by several versions shows
@@ -178,7 +194,7 @@ def forecast_view(db: Database, settings_step_minutes: int, info: AssetInfo, tar
     if frame.empty:
         nothing = np.array([], dtype=float)
         return ForecastView(target, empty, nothing, nothing, nothing, nothing, None, latest, False)
-    frame = frame.drop_duplicates("ts").sort_values("ts")  # newest version first per ts
+    frame = _with_gaps(frame.drop_duplicates("ts").sort_values("ts"))  # newest version first per ts
     ts = pd.DatetimeIndex(pd.to_datetime(frame["ts"], utc=True))
     step = settings_step_minutes
     actual = load_target(db, info.id, target, ts.min().to_pydatetime() - timedelta(minutes=step),

@@ -22,9 +22,10 @@ from app.tariffs import LONDON
 COLOURS = ("#2c7be5", "#e63757", "#00a388", "#f6a609", "#6b5eae", "#39afd1")
 WEBGL_FROM = 1000
 TIME_AXIS = "Time (UK)"
+# Not "responsive": with it, Dash sizes the graph to its container and drops the figure's own
+# height, so after a resize the taller figures collapsed to the container's minimum height.
 CONFIG: dict[str, Any] = {
     "displaylogo": False,
-    "responsive": True,
     "toImageButtonOptions": {"format": "png", "scale": 2},
     "modeBarButtonsToRemove": ["lasso2d", "select2d"],
 }

@@ -187,3 +187,16 @@ def test_the_meter_page_draws_periods_and_the_cumulative_cost(client, db) -> Non
     assert figure["layout"]["yaxis2"]["title"]["text"] == "Cumulative cost (£)"
     forged = json.dumps(call(f"{ids.METER_CHART}.figure", {f"{ids.METER_ID}.data": other}).get_json())
     assert "not available" in forged and "E-2" not in forged
+
+
+def test_forecast_runs_separated_by_a_gap_are_not_joined_by_a_line() -> None:
+    from app.asset_view import _with_gaps
+
+    first = pd.date_range("2026-01-01 00:10", periods=6, freq="10min", tz="UTC")
+    second = pd.date_range("2026-01-01 02:10", periods=6, freq="10min", tz="UTC")
+    frame = pd.DataFrame({"ts": first.append(second), "value": range(12), "lower": 0.0, "upper": 1.0})
+    out = _with_gaps(frame)
+    assert len(out) == 13 and out["value"].isna().sum() == 1
+    gap = out[out["value"].isna()].iloc[0]
+    assert first[-1] < gap["ts"] < second[0]
+    assert len(_with_gaps(frame.iloc[:6])) == 6  # one run: nothing added
