@@ -2,7 +2,9 @@
 sites whose assets carry a month of 1-minute sensor history.
 
 Everything is drawn from a seeded generator, so two seeds of the same settings and ``now`` give
-the same estate. Demo passwords are random, kept in ``demo_logins.json`` under the data home
+the same estate. Sensor history comes from each asset type's simulator (app/simulation.py),
+with a few faults of :data:`DEMO_FAULTS` in it, so the twin's anomaly detection has something
+real to find. Demo passwords are random, kept in ``demo_logins.json`` under the data home
 (mode 0600) and printed by ``twin run``: no credential is written in the repository.
 """
 
@@ -27,9 +29,9 @@ from app import ml, pipeline, schedule
 from app.accounts import create_user
 from app.db import Database
 from app.db.models import Asset, Customer, Meter, MeterReading, Sensor, Site, Supplier, Tariff
-from app.generator import count_points, generate_chunks
-from app.ingest import write_sensor_readings
+from app.generator import count_points
 from app.readings import price_period, refresh_meter_summary
+from app.simulation import Fault, simulate, write
 from app.tariffs import Rate
 from app.twins import asset_type
 from settings import Settings, TariffSettings
@@ -81,6 +83,17 @@ SITES = {
             ("Pipeline H3", "pipeline", "Tank H2"),
         )),
     ),
+}
+
+# Faults in the demo's sensor history, by asset type: (kind, days before now it starts, hours it
+# lasts, sensor, magnitude). Each asset of the type gets them, so the Alerts page has a leak,
+# a stuck sensor, a spike and heavy use to show. A history shorter than a fault's start has none.
+DEMO_FAULTS: dict[str, tuple[tuple[str, float, float, str | None, float], ...]] = {
+    "pipeline": (("leak", 3.2, 2.0, None, 0.15),),
+    "water_dispenser": (("leak", 2.1, 2.0, None, 0.1),),
+    "pressure_tank": (("stuck_sensor", 1.3, 1.5, "pressure", 1.0),),
+    "boiler": (("spike", 4.6, 0.5, "flue_temperature", 1.0),),
+    "drivetrain": (("overuse", 5.4, 2.0, None, 1.6),),
 }
 
 FIRST_NAMES = ("Amelia", "Oliver", "Isla", "George", "Ava", "Noah", "Mia", "Arthur", "Grace",
@@ -299,17 +312,21 @@ def seed_demo(
                         session.flush()
                         sensors.append((sensor.id, type_name, spec.name))
 
-    # Sensor history goes through the bulk path, after the catalogue has committed.
+    # Sensor history, simulated per asset, goes through the bulk path after the catalogue has
+    # committed.
     start = now - timedelta(days=demo.sensor_history_days)
     interval = timedelta(seconds=demo.sensor_interval_s)
-    per_sensor = count_points(start, now, interval)
-    total, done = per_sensor * len(sensors), 0
-    for sensor_id, type_name, sensor_name in sensors:
-        signal = asset_type(type_name).sensor(sensor_name).signal
-        frames = generate_chunks(signal, sensor_id, start, now, interval, seed=demo.seed,
-                                 chunk_rows=settings.ingest.chunk_rows)
-        write_sensor_readings(db.sensors_engine, frames, chunk_rows=settings.ingest.chunk_rows)
-        done += per_sensor
+    total, done = count_points(start, now, interval) * len(sensors), 0
+    with db.Session() as session:
+        simulated = session.execute(select(Asset.id, Asset.asset_type, Asset.parameters)
+                                    .order_by(Asset.id)).all()
+    for asset_id, type_name, parameters in simulated:
+        faults = [Fault(kind, now - timedelta(days=ago), now - timedelta(days=ago) + timedelta(hours=hours),
+                        sensor, size)
+                  for kind, ago, hours, sensor, size in DEMO_FAULTS.get(type_name, ())]
+        result = simulate(type_name, dict(parameters or {}), start, now, interval_s=demo.sensor_interval_s,
+                          seed=demo.seed + asset_id, faults=faults)
+        done += write(db, asset_id, result)
         if progress is not None:
             progress("sensor readings", done, total)
     # The twin's loop on the demo assets: calculations, a model per scheduled target, its

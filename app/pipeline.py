@@ -8,7 +8,9 @@ transaction: a run stopped half way resumes where it stopped, and re-running a r
 the same rows. Running totals continue from the stored calculation just before the range, so a
 re-run of any range reproduces the original values exactly.
 
-Every run is stored in ``pipeline_runs`` with its rows, stage timings and outcome, and logged.
+After the batches, anomaly detection runs over the same range (:func:`app.anomalies.run_detection`):
+what it finds becomes alerts. Every run is stored in ``pipeline_runs`` with its rows, stage
+timings and outcome, and logged.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import pandas as pd
 from sqlalchemy import Connection, DateTime, Engine, String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from app import series
+from app import anomalies, series
 from app.calculations import Carry
 from app.db import Database
 from app.db.base import utcnow
@@ -314,6 +316,10 @@ def calculate(
         # date, on the pipeline's schedule. Counted as saving: it is derived data the run stores.
         with Timer(summary, "save"):
             summary.details["rollup_rows"] = series.refresh_rollups(db, sensors, since=begin)
+        # Anomalies in the readings just calculated become alerts (and the alert emails).
+        with Timer(summary, "detect"):
+            summary.details["anomalies"] = anomalies.run_detection(db, settings, asset_id, begin,
+                                                                   finish).as_dict()
     except Exception:
         finish_run(db, run_id, summary, status="failed")
         raise

@@ -140,7 +140,7 @@ def test_a_run_is_recorded_as_done_with_its_rows_and_stage_timings(
     assert (run.kind, run.status) == ("calculate", "done")
     assert run.rows == summary.rows == 1440 * 3  # readings read: 1,440 minutes x 3 sensors
     assert run.finished_at is not None and run.finished_at >= run.started_at
-    assert set(run.summary["timings_s"]) == {"load", "calculate", "save"}
+    assert set(run.summary["timings_s"]) == {"load", "calculate", "save", "detect"}
     assert all(seconds >= 0 for seconds in run.summary["timings_s"].values())
     assert run.summary["batches"] == 1 and run.summary["decision"] == "calculated"
 

@@ -36,6 +36,7 @@ from app.calculations import Carry, advance, running_total
 from app.generator import SignalSpec
 from app.twins import physics
 from app.twins.base import AssetType, SensorSpec
+from app.twins.rules import Expected, FlatLine, Spike, Threshold
 
 GAS_KWH_PER_M3 = 10.55  # natural gas, gross: 38 MJ/m3 / 3.6
 NOISE_SD = {"water_temperature": 0.2, "pressure": 0.01, "fuel_flow": 0.3, "flue_temperature": 1.0}
@@ -131,6 +132,21 @@ def simulate(parameters: dict[str, Any], times: pd.DatetimeIndex, rng: np.random
     return frame, {"water_temperature": float(end[0]), "water_lost_l": float(lost[-1])}
 
 
+def sealed_pressure(frame: pd.DataFrame, p: dict[str, Any]) -> pd.Series:
+    """The pressure the water temperature gives a sealed system that has lost no water (an
+    anomaly rule's model: below it, water has leaked out)."""
+    fill, per_k, fill_temperature = physics.floats(p, "fill_pressure_bar", "pressure_bar_per_k",
+                                                   "fill_temperature_c")
+    return fill + per_k * (frame["water_temperature"] - fill_temperature)
+
+
+def flue_from_firing(frame: pd.DataFrame, p: dict[str, Any]) -> pd.Series:
+    """The flue temperature the water temperature and the fuel flow give (an anomaly rule's
+    model: far from it, one of the three sensors reads wrong)."""
+    fire = frame["fuel_flow"] * GAS_KWH_PER_M3 / float(p["burner_kw"])
+    return frame["water_temperature"] + float(p["flue_rise_k"]) * fire
+
+
 ASSET_TYPE = AssetType(
     name="boiler",
     label="Boiler",
@@ -168,4 +184,14 @@ ASSET_TYPE = AssetType(
     simulate=simulate,
     physical_faults={"leak": ("pressure",),
                      "overuse": ("water_temperature", "fuel_flow", "flue_temperature")},
+    anomaly_rules=(
+        Expected("pressure", sealed_pressure, uses=("water_temperature",), meaning="leakage",
+                 because="water is leaking out of the sealed system"),
+        Expected("flue_temperature", flue_from_firing, uses=("water_temperature", "fuel_flow"),
+                 bound="both", meaning="sensor_error",
+                 because="flue and water temperatures and the firing must agree: one of them reads wrong"),
+        Threshold("fuel_flow", "high", consumption=True),
+        *(FlatLine(name) for name in ("water_temperature", "pressure", "fuel_flow", "flue_temperature")),
+        *(Spike(name) for name in ("water_temperature", "pressure", "fuel_flow", "flue_temperature")),
+    ),
 )

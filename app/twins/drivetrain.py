@@ -18,6 +18,7 @@ from app.calculations import Carry, advance, running_total
 from app.generator import SignalSpec
 from app.twins import physics
 from app.twins.base import AssetType, SensorSpec
+from app.twins.rules import FlatLine, Spike, Threshold
 
 
 def calculate(wide: pd.DataFrame, carry: Carry, parameters: dict[str, Any]) -> tuple[pd.DataFrame, Carry]:
@@ -67,4 +68,9 @@ ASSET_TYPE = AssetType(
     default_parameters={"rated_power_kw": 90.0},
     simulate=simulate,
     physical_faults={"overuse": ("torque",)},
+    anomaly_rules=(
+        Threshold("torque", "high", consumption=True),  # an overloaded drivetrain
+        *(FlatLine(name) for name in ("torque", "speed", "oil_temperature")),
+        *(Spike(name) for name in ("torque", "speed", "oil_temperature")),
+    ),
 )

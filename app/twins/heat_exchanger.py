@@ -30,6 +30,7 @@ from app.calculations import Carry, advance
 from app.generator import SignalSpec
 from app.twins import physics
 from app.twins.base import AssetType, SensorSpec
+from app.twins.rules import FlatLine, Spike
 
 WATER_CP_KJ_PER_KG_K = physics.CP_WATER
 NOISE_SD = {"hot_inlet_temperature": 0.2, "hot_outlet_temperature": 0.2,
@@ -126,4 +127,11 @@ ASSET_TYPE = AssetType(
     },
     simulate=simulate,
     physical_faults={"overuse": ("hot_outlet_temperature", "cold_outlet_temperature")},
+    # Sensor faults only: the customer loop's flow, which overuse raises, is not metered.
+    anomaly_rules=(
+        *(FlatLine(name) for name in ("hot_inlet_temperature", "hot_outlet_temperature",
+                                      "cold_inlet_temperature", "cold_outlet_temperature")),
+        *(Spike(name) for name in ("hot_inlet_temperature", "hot_outlet_temperature",
+                                   "cold_inlet_temperature", "cold_outlet_temperature")),
+    ),
 )

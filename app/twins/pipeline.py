@@ -27,6 +27,7 @@ from app.calculations import Carry, advance
 from app.generator import SignalSpec
 from app.twins import physics
 from app.twins.base import AssetType, SensorSpec
+from app.twins.rules import FlatLine, Imbalance, Spike, Threshold
 
 LAMINAR_RE = 2300.0
 COLEBROOK_ITERATIONS = 20  # fixed-point from Swamee-Jain: converged to ~1e-12 in under 10
@@ -91,6 +92,35 @@ def simulate(parameters: dict[str, Any], times: pd.DatetimeIndex, rng: np.random
     return physics.sensor_frame(noisy, times, [s.name for s in ASSET_TYPE.sensors]), {}
 
 
+#: Where along the pipe (0 inlet, 1 outlet) the pressure drop puts a loss, within which of
+#: either end it is a meter reading wrong rather than a leak.
+METER_FRACTION = 0.15
+
+
+def which_meter(episode: pd.DataFrame, p: dict[str, Any]) -> tuple[str, str] | None:
+    """Whether an outlet flow short of the inlet flow is a leak or a meter reading wrong, from
+    the pressure drop (an anomaly rule's explanation). With a leak part way along, the drop lies
+    between the drop of the inlet flow over the whole length and that of the outlet flow; a
+    drop that matches the inlet flow all along means the outlet meter reads low, one that
+    matches the outlet flow, that the inlet meter reads high. None: a leak."""
+    length = float(p["length_m"])
+    whole_inlet = pressure_drop_kpa(episode["inlet_flow"].to_numpy(), length, p)
+    whole_outlet = pressure_drop_kpa(episode["outlet_flow"].to_numpy(), length, p)
+    spread = whole_inlet - whole_outlet
+    usable = spread > 0
+    if not usable.any():
+        return None
+    # 0 where the drop is the inlet flow's, 1 where it is the outlet flow's
+    along = float(np.median((whole_inlet - episode["pressure_drop"].to_numpy())[usable] / spread[usable]))
+    if along < METER_FRACTION:
+        return ("sensor_error", "the pressure drop is the inlet flow's all the way along, so no "
+                                "water is lost: the outlet meter reads low")
+    if along > 1 - METER_FRACTION:
+        return ("sensor_error", "the pressure drop is the outlet flow's all the way along, so no "
+                                "water is lost: the inlet meter reads high")
+    return None
+
+
 ASSET_TYPE = AssetType(
     name="pipeline",
     label="Pipeline",
@@ -116,4 +146,10 @@ ASSET_TYPE = AssetType(
     simulate=simulate,
     physical_faults={"leak": ("outlet_flow", "pressure_drop"),
                      "overuse": ("inlet_flow", "outlet_flow", "pressure_drop")},
+    anomaly_rules=(
+        Imbalance("inlet_flow", "outlet_flow", explain=which_meter),
+        Threshold("inlet_flow", "high", consumption=True),
+        *(FlatLine(name) for name in ("inlet_flow", "outlet_flow", "pressure_drop")),
+        *(Spike(name) for name in ("inlet_flow", "outlet_flow", "pressure_drop")),
+    ),
 )

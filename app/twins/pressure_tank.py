@@ -30,6 +30,7 @@ from app.calculations import Carry, advance
 from app.generator import SignalSpec
 from app.twins import physics
 from app.twins.base import AssetType, SensorSpec
+from app.twins.rules import Balance, Expected, FlatLine, Spike, Threshold
 
 NOISE_SD = {"level": 0.005, "pressure": 0.01, "inflow": 0.1, "outflow": 0.1}
 #: Within this of the outlet (bottom) or the top, outflow or inflow tapers to nothing, so the
@@ -106,6 +107,20 @@ def simulate(parameters: dict[str, Any], times: pd.DatetimeIndex, rng: np.random
     return frame, {"level": float(end[0])}
 
 
+def pressure_from_level(frame: pd.DataFrame, p: dict[str, Any]) -> pd.Series:
+    """The pressure the level gives (an anomaly rule's model: the two must agree)."""
+    return pd.Series(pressure_bar(frame["level"].to_numpy(), p), index=frame.index)
+
+
+def controlled_inflow(frame: pd.DataFrame, p: dict[str, Any]) -> pd.Series | None:
+    """The feed the level controller sets at the measured level (an anomaly rule's model);
+    None for a fixed feed, which the level does not set."""
+    if p.get("inflow_control") != "level":
+        return None
+    inflow, _ = _flows(frame["level"].to_numpy(), 0.0, p)
+    return pd.Series(np.broadcast_to(inflow, (len(frame),)), index=frame.index)
+
+
 ASSET_TYPE = AssetType(
     name="pressure_tank",
     label="Pressure tank",
@@ -135,4 +150,16 @@ ASSET_TYPE = AssetType(
     simulate=simulate,
     physical_faults={"leak": ("level", "pressure", "inflow"),
                      "overuse": ("outflow", "inflow", "level", "pressure")},
+    anomaly_rules=(
+        Balance("level", "inflow", "outflow"),
+        Threshold("outflow", "high", consumption=True),
+        Expected("pressure", pressure_from_level, uses=("level",), bound="both",
+                 meaning="sensor_error",
+                 because="the pressure and the level must agree: one of the two sensors reads wrong"),
+        Expected("inflow", controlled_inflow, uses=("level",), bound="both", meaning="sensor_error",
+                 because="the level controller sets the inflow from the level: the inflow meter or "
+                         "the level sensor reads wrong"),
+        *(FlatLine(name) for name in ("level", "pressure", "inflow", "outflow")),
+        *(Spike(name) for name in ("level", "pressure", "inflow", "outflow")),
+    ),
 )

@@ -45,6 +45,7 @@ from app.calculations import Carry, advance, running_total
 from app.generator import SignalSpec
 from app.twins import physics
 from app.twins.base import AssetType, SensorSpec
+from app.twins.rules import FlatLine, Spike, Threshold
 
 REGIMES = ("thermostat", "always_on", "off", "eco")
 NOISE_SD = {"temperature": 0.05, "level": 0.001, "power": 0.0003}
@@ -206,4 +207,18 @@ ASSET_TYPE = AssetType(
     simulate=simulate,
     physical_faults={"leak": ("level", "temperature", "power"),
                      "overuse": ("flow", "power", "temperature")},
+    # The flow meter reads the draws: at most 0.001 L/min (the static limit) is "nothing
+    # drawn", most of the day. On its own that is no anomaly; it tells a leak (the tank cools
+    # or empties with nothing drawn) from heavy use (see app/anomalies.py).
+    anomaly_rules=(
+        Threshold("temperature", "setpoint", drawn_by="flow", refill=("inlet_c", "tank_litres"),
+                  heated_by="power"),
+        Threshold("level", "low", drawn_by="flow"),
+        Threshold("power", "high", consumption=True),
+        FlatLine("temperature"), FlatLine("level"), FlatLine("power"),
+        FlatLine("flow", resting=(0.0,)),  # at rest a flow meter reads exactly 0
+        Spike("temperature"), Spike("level", within=(0.0, 1.0)),
+        Spike("power", within=(0.0, "heater_kw")),
+        Spike("flow", floor=0.1, within=(0.0, None)),  # two draws at once are no spike
+    ),
 )

@@ -1,0 +1,518 @@
+"""Anomaly rules: what an asset type checks its sensors for (its ``anomaly_rules``).
+
+A rule names the sensors it reads and the kind of check; the *values* it checks against come
+from the settings (``anomaly.static[asset type][sensor]`` for static limits, ``anomaly.*`` for
+the adaptive and stuck-sensor checks), so a site can tune them without a code change. A rule
+whose limit is not in the settings, or whose sensor the frame lacks, checks nothing.
+
+:meth:`check` marks each reading that breaks the rule (a boolean series on the frame's index)
+and says how long a run of marked readings must last to count; :mod:`app.anomalies` turns the
+runs into episodes, classifies them and writes the alert text. Each rule's ``describe`` says
+what happened in an episode in plain words, e.g. "Outlet flow 12 % below inlet flow for 25
+minutes".
+
+The rules:
+
+* :class:`Threshold` - a static limit: above ``high``, below ``low``, or further than
+  ``setpoint_band`` from the asset's setpoint parameter; optionally only when broken for
+  ``for_minutes``.
+* :class:`AtMostFor` - at or below ``at_most`` for ``for_minutes`` or longer (a flow that has
+  stopped).
+* :class:`Imbalance` - the downstream flow short of the upstream flow by more than the fraction
+  ``imbalance``, over ``for_minutes`` (what goes in does not come out: a leak).
+* :class:`Balance` - a store (a tank's level) losing more than its meters account for, by the
+  mass balance, over ``for_minutes`` (water leaving through no meter: a leak).
+* :class:`Expected` - a reading further than ``deviation`` from what the type's physics expects
+  of it given the other sensors (a sealed boiler's pressure below what its temperature gives).
+* :class:`FlatLine` - the reading exactly unchanged for ``anomaly.flat_minutes``: a live
+  measurement always carries some noise, a stuck sensor repeats its last value.
+* :class:`Spike` - the adaptive check: a rolling z-score against the ``anomaly.zscore_window``
+  readings before beyond ``anomaly.zscore_threshold`` (or a reading outside what the sensor
+  can read), back within ``anomaly.spike_max_minutes``.
+
+Where a check needs the type's physics (what a tank's level says its pressure must be, whether
+a pressure drop puts a loss along a pipe or at a meter), the type module passes it in as a
+plain function of the frame and the asset's parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import pandas as pd
+
+from settings import AnomalySettings, SensorLimits
+
+Severity = Literal["critical", "warning"]
+Describe = Callable[[pd.DataFrame], str]
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """What a rule checks a frame with: the asset's parameters, the anomaly settings, the
+    static limits of its type, the sensors' units and normal ranges (min, max), and the
+    frame's reading interval."""
+
+    parameters: Mapping[str, Any]
+    settings: AnomalySettings
+    static: Mapping[str, SensorLimits]
+    units: Mapping[str, str]
+    normal: Mapping[str, tuple[float | None, float | None]]
+    interval: pd.Timedelta
+
+    def limits(self, sensor: str) -> SensorLimits | None:
+        return self.static.get(sensor)
+
+    def readings(self, minutes: float) -> int:
+        """How many readings span ``minutes`` at the frame's interval (at least 1)."""
+        return max(1, int(round(pd.Timedelta(minutes=minutes) / self.interval)))
+
+
+@dataclass(frozen=True)
+class Check:
+    """The readings a rule marks in a frame. A run of consecutive marked readings counts when
+    it lasts at least ``min_minutes`` (and at most ``max_minutes``, if set); ``describe`` puts
+    an episode's readings (the frame's rows from its first to its last marked reading) into
+    words."""
+
+    mask: pd.Series
+    describe: Describe
+    min_minutes: float = 0.0
+    max_minutes: float | None = None
+
+
+class Rule(Protocol):
+    """What every rule has: the kind of alert it raises (``kind``), the sensor the alert is on,
+    the sensors it reads (``reads``: a sensor error on one of them explains its findings away),
+    the severity of an alert, and :meth:`check`."""
+
+    kind: str
+    sensor: str
+    severity: Severity
+
+    @property
+    def reads(self) -> tuple[str, ...]: ...
+
+    def check(self, frame: pd.DataFrame, context: RuleContext) -> Check | None: ...
+
+
+def label(sensor: str) -> str:
+    """``outlet_flow`` -> ``Outlet flow``."""
+    return sensor.replace("_", " ").capitalize()
+
+
+def number(value: float) -> str:
+    """A reading as people write it: 3 significant figures, no exponent for everyday values."""
+    if value == 0 or not np.isfinite(value):
+        return f"{value:g}"
+    if 1e3 <= abs(value) < 1e7:
+        return f"{float(f'{value:.3g}'):,.0f}"  # 6,240 Nm, not 6.24e+03
+    return f"{value:.3g}" if 1e-3 <= abs(value) < 1e3 else f"{value:.2e}"
+
+
+#: Units that read better left out ("level below 0.2", not "below 0.2 fraction").
+UNITLESS = ("", "1", "fraction")
+
+
+def quantity(value: float, unit: str) -> str:
+    return number(value) if unit in UNITLESS else f"{number(value)} {unit}"
+
+
+def minutes_text(minutes: float) -> str:
+    if minutes < 90:
+        whole = max(1, round(minutes))
+        return f"{whole} minute{'s' if whole != 1 else ''}"
+    hours = minutes / 60
+    return f"{hours:.1f} hours" if hours < 48 else f"{hours / 24:.1f} days"
+
+
+def span_minutes(episode: pd.DataFrame, interval: pd.Timedelta) -> float:
+    """How long an episode lasted: from its first reading to the end of its last one's interval."""
+    return float((episode.index[-1] - episode.index[0] + interval) / pd.Timedelta(minutes=1))
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A static limit on one sensor: ``bound`` "high" (above ``high``), "low" (below ``low``)
+    or "setpoint" (further than ``setpoint_band`` from the parameter ``setpoint``).
+
+    ``consumption`` marks a sensor that measures what the asset uses (power, fuel, water
+    drawn): above its limit is overuse. ``drawn_by`` names the flow that explains a low level
+    or a temperature below its setpoint (water drawn is replaced by cold water): low while
+    nothing was drawn means water is leaving another way. For a temperature, ``refill`` names
+    the parameters (inlet temperature, store litres) that say how much a litre drawn cools it,
+    and ``heated_by`` the heater's power sensor: a store below its setpoint while its
+    thermostat leaves the heater off is not cold, its thermometer reads low.
+    """
+
+    sensor: str
+    bound: Literal["high", "low", "setpoint"]
+    consumption: bool = False
+    drawn_by: str | None = None
+    setpoint: str = "setpoint_c"
+    refill: tuple[str, str] | None = None
+    heated_by: str | None = None
+    severity: Severity = "warning"
+
+    @property
+    def kind(self) -> str:
+        return {"high": "high", "low": "low", "setpoint": "off_setpoint"}[self.bound]
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return tuple(s for s in (self.sensor, self.drawn_by, self.heated_by) if s is not None)
+
+    def check(self, frame: pd.DataFrame, context: RuleContext) -> Check | None:
+        limits = context.limits(self.sensor)
+        if self.sensor not in frame or limits is None:
+            return None
+        values = frame[self.sensor]
+        unit = context.units.get(self.sensor, "")
+        name = label(self.sensor)
+        if self.bound == "high" and limits.high is not None:
+            high = limits.high
+
+            def above(episode: pd.DataFrame) -> str:
+                return (f"{name} above {quantity(high, unit)} for "
+                        f"{minutes_text(span_minutes(episode, context.interval))} "
+                        f"(highest {quantity(episode[self.sensor].max(), unit)})")
+
+            return Check(values > high, above, limits.for_minutes)
+        if self.bound == "low" and limits.low is not None:
+            low = limits.low
+
+            def below(episode: pd.DataFrame) -> str:
+                return (f"{name} below {quantity(low, unit)} for "
+                        f"{minutes_text(span_minutes(episode, context.interval))} "
+                        f"(lowest {quantity(episode[self.sensor].min(), unit)})")
+
+            return Check(values < low, below, limits.for_minutes)
+        if self.bound == "setpoint" and limits.setpoint_band is not None:
+            if self.setpoint not in context.parameters:
+                return None
+            setpoint, band = float(context.parameters[self.setpoint]), limits.setpoint_band
+
+            def off(episode: pd.DataFrame) -> str:
+                worst = episode[self.sensor] - setpoint
+                far = float(worst.loc[worst.abs().idxmax()]) if worst.notna().any() else 0.0
+                side = "above" if far > 0 else "below"
+                return (f"{name} more than {quantity(band, unit)} from the "
+                        f"{quantity(setpoint, unit)} setpoint for "
+                        f"{minutes_text(span_minutes(episode, context.interval))} "
+                        f"(at worst {quantity(abs(far), unit)} {side})")
+
+            return Check((values - setpoint).abs() > band, off, limits.for_minutes)
+        return None
+
+
+@dataclass(frozen=True)
+class AtMostFor:
+    """At or below ``at_most`` for ``for_minutes`` or longer (both from the settings)."""
+
+    sensor: str
+    severity: Severity = "warning"
+    kind: str = "at_most"
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (self.sensor,)
+
+    def check(self, frame: pd.DataFrame, context: RuleContext) -> Check | None:
+        limits = context.limits(self.sensor)
+        if self.sensor not in frame or limits is None or limits.at_most is None:
+            return None
+        at_most, unit = limits.at_most, context.units.get(self.sensor, "")
+
+        def stopped(episode: pd.DataFrame) -> str:
+            return (f"{label(self.sensor)} at most {quantity(at_most, unit)} for "
+                    f"{minutes_text(span_minutes(episode, context.interval))}")
+
+        return Check(frame[self.sensor] <= at_most, stopped, limits.for_minutes)
+
+
+@dataclass(frozen=True)
+class Imbalance:
+    """``downstream`` short of ``upstream`` by more than the fraction ``imbalance`` (settings,
+    under the downstream sensor) of the upstream flow, on ``for_minutes`` rolling medians:
+    noise on two meters must not look like a leak, nor must one wild reading. Flows below
+    ``min_flow`` (the fraction of a stopped flow means nothing) are not judged.
+
+    ``explain(episode, parameters)``, from the type's physics, may tell a meter that reads
+    wrong from a real loss: it returns (classification, reason), or None for a leak."""
+
+    upstream: str
+    downstream: str
+    min_flow: float = 1e-6
+    explain: Callable[[pd.DataFrame, Mapping[str, Any]], tuple[str, str] | None] | None = None
+    severity: Severity = "warning"  # a leak is critical whatever the rule says
+    kind: str = "imbalance"
+
+    @property
+    def sensor(self) -> str:
+        return self.downstream
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (self.upstream, self.downstream)
+
+    def check(self, frame: pd.DataFrame, context: RuleContext) -> Check | None:
+        limits = context.limits(self.downstream)
+        if (self.upstream not in frame or self.downstream not in frame or limits is None
+                or limits.imbalance is None):
+            return None
+        window = context.readings(max(limits.for_minutes, 1.0))
+        inflow = frame[self.upstream].rolling(window, min_periods=window).median()
+        outflow = frame[self.downstream].rolling(window, min_periods=window).median()
+        short = ((inflow - outflow) / inflow.where(inflow > self.min_flow)).fillna(0.0)
+        # A median over the limit proves the loss lasted: its window's readings that are short
+        # themselves are the episode (a median over-runs the loss by up to half a window).
+        over = (short > limits.imbalance).astype(float)
+        proven = over[::-1].rolling(window, min_periods=1).max()[::-1] > 0
+        inlet, outlet = frame[self.upstream], frame[self.downstream]
+        each = ((inlet - outlet) / inlet.where(inlet > self.min_flow)).fillna(0.0)
+        marked = proven & (each > limits.imbalance)
+
+        def leaking(episode: pd.DataFrame) -> str:
+            lost = 1 - episode[self.downstream].sum() / max(episode[self.upstream].sum(), self.min_flow)
+            return (f"{label(self.downstream)} {lost:.0%} below "
+                    f"{label(self.upstream).lower()} for "
+                    f"{minutes_text(span_minutes(episode, context.interval))}")
+
+        return Check(marked, leaking)
+
+
+@dataclass(frozen=True)
+class FlatLine:
+    """The reading exactly unchanged for ``anomaly.flat_minutes`` or longer. ``resting`` lists
+    values a healthy sensor legitimately sits at (a flow of 0 while nothing is drawn), which
+    are not judged."""
+
+    sensor: str
+    resting: tuple[float, ...] = ()
+    severity: Severity = "warning"
+    kind: str = "flat_line"
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (self.sensor,)
+
+    def check(self, frame: pd.DataFrame, context: RuleContext) -> Check | None:
+        if self.sensor not in frame:
+            return None
+        values = frame[self.sensor]
+        same = values.diff().abs() <= 1e-12 * np.maximum(1.0, values.abs())
+        # A run of n equal readings has n - 1 zero differences: mark its first reading too.
+        flat = same | same.shift(-1, fill_value=False)
+        for rest in self.resting:
+            flat &= ~np.isclose(values, rest, rtol=0, atol=1e-12)
+        unit = context.units.get(self.sensor, "")
+
+        def stuck(episode: pd.DataFrame) -> str:
+            return (f"{label(self.sensor)} stuck at {quantity(episode[self.sensor].iloc[-1], unit)} "
+                    f"for {minutes_text(span_minutes(episode, context.interval))}")
+
+        return Check(flat, stuck, context.settings.flat_minutes)
+
+
+@dataclass(frozen=True)
+class Spike:
+    """The adaptive check, a rolling z-score: each reading against the mean and standard
+    deviation of the ``anomaly.zscore_window`` readings before it. A reading beyond
+    ``anomaly.zscore_threshold`` deviations, or outside what the sensor can physically read
+    (``within``: bounds, each a number or the name of a parameter, e.g. the heater's rating),
+    starts a run; the run is a spike when, after at most ``anomaly.spike_max_minutes``, the
+    readings are back: within half the threshold of the baseline from before the run. A lasting
+    change (a step, a refill, a heater switching on) is not a spike.
+
+    ``floor`` is the smallest standard deviation the baseline is trusted with, as a fraction
+    of the sensor's normal range (of the window's mean magnitude without one): a window of
+    identical readings (a stopped flow) must not make the next small change a huge z-score."""
+
+    sensor: str
+    floor: float = 0.05
+    within: tuple[float | str | None, float | str | None] = (None, None)
+    severity: Severity = "warning"
+    kind: str = "spike"
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (self.sensor,)
+
+    def _bound(self, bound: float | str | None, context: RuleContext, default: float) -> float:
+        if bound is None:
+            return default
+        return float(context.parameters[bound]) if isinstance(bound, str) else float(bound)
+
+    def check(self, frame: pd.DataFrame, context: RuleContext) -> Check | None:
+        if self.sensor not in frame:
+            return None
+        settings = context.settings
+        values = frame[self.sensor].astype(float)
+        window = settings.zscore_window
+        past = values.shift(1).rolling(window, min_periods=window)
+        mean, std = past.mean(), past.std()
+        low, high = context.normal.get(self.sensor, (None, None))
+        floor = (self.floor * (high - low) if low is not None and high is not None and high > low
+                 else self.floor * mean.abs())
+        scale = np.maximum(std, floor).where(lambda s: s > 0)
+        least = self._bound(self.within[0], context, -np.inf)
+        most = self._bound(self.within[1], context, np.inf)
+        raw, base, spread = values.to_numpy(), mean.to_numpy(), scale.to_numpy()
+        inside = (raw >= least) & (raw <= most)
+        z = np.abs(raw - base) / spread
+        positions = np.flatnonzero((z > settings.zscore_threshold) | ~inside)
+        marked = np.zeros(len(raw), dtype=bool)
+        longest = context.readings(settings.spike_max_minutes)
+        resume = 0
+        for first in positions:
+            if first < resume:
+                continue
+            # Follow the run against the baseline from before it (the window's own statistics
+            # are soon spoiled by the spike itself), for at most a window: a run not back by
+            # then is a lasting change, and the readings it has put in the window are no base.
+            centre, limit = base[first], settings.zscore_threshold * spread[first]
+            known = bool(np.isfinite(centre) and np.isfinite(limit))
+
+            def away(i: int) -> bool:
+                return bool(not inside[i] or (known and abs(raw[i] - centre) > limit))
+
+            def back(i: int) -> bool:
+                return bool(inside[i] and (not known or abs(raw[i] - centre) <= limit / 2))
+
+            last = first
+            while last + 1 < len(raw) and last - first < window and away(last + 1):
+                last += 1
+            if last + 1 < len(raw) and back(last + 1) and last - first < longest:
+                marked[first:last + 1] = True
+            resume = last + 1
+        unit = context.units.get(self.sensor, "")
+
+        def jumped(episode: pd.DataFrame) -> str:
+            start = int(values.index.get_indexer([episode.index[0]])[0])
+            before = float(base[start])
+            if not np.isfinite(before):  # no baseline yet: out of the sensor's range
+                worst = float(episode[self.sensor].iloc[0])
+                return (f"{label(self.sensor)} read {quantity(worst, unit)}, outside what it can "
+                        f"read, and came back within "
+                        f"{minutes_text(span_minutes(episode, context.interval))}")
+            deviation = (episode[self.sensor] - before).abs()
+            worst = float(episode[self.sensor].loc[deviation.idxmax()])
+            sigmas = abs(worst - before) / spread[start]
+            return (f"{label(self.sensor)} jumped to {quantity(worst, unit)}, "
+                    f"{sigmas:.0f} standard deviations from its previous {window} readings "
+                    f"(mean {quantity(before, unit)}), and came back within "
+                    f"{minutes_text(span_minutes(episode, context.interval))}")
+
+        return Check(pd.Series(marked, index=values.index), jumped, 0.0, settings.spike_max_minutes)
+
+
+@dataclass(frozen=True)
+class Balance:
+    """A store against the meters that fill and empty it. By the mass balance
+    A dh/dt = Q_in - Q_out, what the ``level`` lost beyond what ``inflow`` minus ``outflow``
+    accounts for is leaving through no meter. The balance is drawn over ``for_minutes`` (the
+    level as the median of a few readings at each end, the flows summed between them) and
+    flagged when the loss is more than ``imbalance`` x the mean outflow. A = parameter
+    ``volume`` / parameter ``height`` (m3 and m; flows in m3/h)."""
+
+    level: str
+    inflow: str
+    outflow: str
+    volume: str = "volume_m3"
+    height: str = "height_m"
+    severity: Severity = "warning"  # a leak is critical whatever the rule says
+    kind: str = "imbalance"
+
+    @property
+    def sensor(self) -> str:
+        return self.level
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (self.level, self.inflow, self.outflow)
+
+    def check(self, frame: pd.DataFrame, context: RuleContext) -> Check | None:
+        limits = context.limits(self.level)
+        if (any(name not in frame for name in (self.level, self.inflow, self.outflow))
+                or limits is None or limits.imbalance is None):
+            return None
+        try:
+            area = float(context.parameters[self.volume]) / float(context.parameters[self.height])
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            return None
+        window = max(context.readings(max(limits.for_minutes, 5.0)), 7)
+        ends = max(3, window // 6) | 1  # readings whose median is the level at each end
+        between = window - ends  # readings from one end's middle to the other's
+        hours = context.interval / pd.Timedelta(hours=1)
+        level = frame[self.level].rolling(ends, min_periods=ends).median()
+        stored = area * (level - level.shift(between))
+        flowed = ((frame[self.inflow] - frame[self.outflow]) * hours).rolling(
+            between, min_periods=between).sum().shift((ends - 1) // 2)
+        loss = (flowed - stored) / (between * hours)  # m3/h gone through no meter
+        outflow = frame[self.outflow].rolling(window, min_periods=window).mean().clip(lower=1e-9)
+        proven = loss > limits.imbalance * outflow
+        # A balance speaks for the middle of its window.
+        marked = proven.shift(-(window // 2), fill_value=False).astype(bool)
+        centred = loss.shift(-(window // 2))
+
+        def losing(episode: pd.DataFrame) -> str:
+            rate = float(centred.reindex(episode.index).mean())
+            return (f"{label(self.level)} falling as if {quantity(rate, 'm³/h')} more left than "
+                    f"{label(self.outflow).lower()} shows, for "
+                    f"{minutes_text(span_minutes(episode, context.interval))}")
+
+        # A loss seen for a few minutes is the balance's noise, not yet a leak.
+        return Check(marked, losing, min_minutes=max(limits.for_minutes, 5.0) / 2)
+
+
+@dataclass(frozen=True)
+class Expected:
+    """A reading against what the type's physics expects of it given the other sensors it
+    ``uses`` (``model(frame, parameters)``; None when the physics does not apply to this asset):
+    more than ``deviation`` below it (``bound="low"``), above it ("high") or either ("both")
+    for ``for_minutes``. ``meaning`` is the class such a departure implies and ``because`` why,
+    in words (a sealed boiler's pressure below what its temperature gives: "water is leaking
+    out of the sealed system")."""
+
+    sensor: str
+    model: Callable[[pd.DataFrame, Mapping[str, Any]], pd.Series | None]
+    uses: tuple[str, ...] = ()
+    bound: Literal["low", "high", "both"] = "low"
+    meaning: str = "other"
+    because: str = "the physics of the asset cannot explain it"
+    severity: Severity = "warning"
+    kind: str = "deviation"
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (self.sensor, *self.uses)
+
+    def check(self, frame: pd.DataFrame, context: RuleContext) -> Check | None:
+        limits = context.limits(self.sensor)
+        if (any(name not in frame for name in self.reads) or limits is None
+                or limits.deviation is None):
+            return None
+        expected = self.model(frame, context.parameters)
+        if expected is None:
+            return None
+        gap = frame[self.sensor] - expected
+        low, high = gap < -limits.deviation, gap > limits.deviation
+        marked = low if self.bound == "low" else high if self.bound == "high" else low | high
+        unit = context.units.get(self.sensor, "")
+
+        def departed(episode: pd.DataFrame) -> str:
+            worst = gap.reindex(episode.index)
+            far = float(worst.loc[worst.abs().idxmax()]) if worst.notna().any() else 0.0
+            side = "below" if far < 0 else "above"
+            return (f"{label(self.sensor)} up to {quantity(abs(far), unit)} {side} what the "
+                    f"physics expects for "
+                    f"{minutes_text(span_minutes(episode, context.interval))}")
+
+        return Check(marked, departed, limits.for_minutes)
+
+
+#: Every rule class, for documentation and tests.
+RULES: tuple[type, ...] = (Threshold, AtMostFor, Imbalance, Balance, Expected, FlatLine, Spike)
