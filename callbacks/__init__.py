@@ -5,7 +5,19 @@ from __future__ import annotations
 
 import dash
 
-from callbacks import admin, asset, board, emails, estate, meter, meters, models
+from callbacks import (
+    admin,
+    alerts,
+    asset,
+    board,
+    emails,
+    estate,
+    meter,
+    meters,
+    metrics,
+    models,
+    whatif,
+)
 
 
 def register_callbacks(app: dash.Dash) -> None:
@@ -17,3 +29,6 @@ def register_callbacks(app: dash.Dash) -> None:
     emails.register(app)
     asset.register(app)
     meter.register(app)
+    metrics.register(app)
+    whatif.register(app)
+    alerts.register(app)

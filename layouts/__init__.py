@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dash
 
-from layouts import admin, asset, board, emails, estate, meter, meters, models
+from layouts import admin, alerts, asset, board, emails, estate, meter, meters, models, whatif
 
-PAGES = (estate, board, asset, meters, meter, models, emails, admin)
+PAGES = (estate, board, asset, meters, meter, models, whatif, emails, admin, alerts)
 
 
 def register_pages() -> None:

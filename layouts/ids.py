@@ -112,3 +112,40 @@ BOARD_SITES = "board-sites"
 BOARD_FIGURE = "board-figure"  # pattern-matching: {"type": BOARD_FIGURE, "site": site id}
 BOARD_WIDTH = "board-width"  # the browser window's width, so figures are drawn for it
 BOARD_LOCATION = "board-location"
+
+# asset page: performance metrics (layouts/metrics.py)
+ASSET_METRICS = "asset-metrics"
+ASSET_METRICS_NOTE = "asset-metrics-note"
+ASSET_METRIC = "asset-metric"  # a metric's tile is f"{ASSET_METRIC}-{key}" (its tooltip's target)
+
+# what-if page
+WHATIF_ASSET = "whatif-asset"
+WHATIF_COUNT = "whatif-count"
+WHATIF_ASSET_NOTE = "whatif-asset-note"
+WHATIF_COLUMN = "whatif-column"  # pattern-matching: {"type": WHATIF_COLUMN, "scenario": 0..3}
+WHATIF_FIELD = "whatif-field"  # pattern-matching: {"type": WHATIF_FIELD, "field": name, "scenario": 0..3}
+WHATIF_ROW = "whatif-row"  # pattern-matching, as WHATIF_FIELD: the field with its label
+WHATIF_RUN = "whatif-run"
+WHATIF_JOB = "whatif-job"  # the id of the run on the workers being watched
+WHATIF_POLL = "whatif-poll"
+WHATIF_PROGRESS = "whatif-progress"
+WHATIF_PROGRESS_TEXT = "whatif-progress-text"
+WHATIF_RESULT = "whatif-result"  # the run's results, as the service returned them
+WHATIF_KPIS = "whatif-kpis"
+WHATIF_TEMPERATURE = "whatif-temperature"
+WHATIF_ENERGY = "whatif-energy"
+
+# alerts page
+ALERTS_FILTER = "alerts-filter"
+ALERTS_SITES = "alerts-sites"
+ALERTS_TABLE = "alerts-table"
+ALERTS_POLL = "alerts-poll"
+ALERTS_CHANGED = "alerts-changed"  # a counter bumped by each acknowledgement: the page redraws
+ALERTS_ACK_OPEN = "alerts-ack-open"  # pattern-matching: {"type": ALERTS_ACK_OPEN, "alert": id}
+ALERTS_ACK_MODAL = "alerts-ack-modal"
+ALERTS_ACK_TARGET = "alerts-ack-target"  # the alert id the dialog is about
+ALERTS_ACK_SUMMARY = "alerts-ack-summary"
+ALERTS_ACK_COMMENT = "alerts-ack-comment"
+ALERTS_ACK_CONFIRM = "alerts-ack-confirm"
+ALERTS_ACK_CANCEL = "alerts-ack-cancel"
+ALERTS_ACK_RESULT = "alerts-ack-result"

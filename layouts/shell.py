@@ -18,8 +18,10 @@ def navbar() -> dbc.Navbar:
                     [
                         dbc.NavItem(dbc.NavLink("Overview", href="/", active="exact")),
                         dbc.NavItem(dbc.NavLink("Board", href="/board", active="exact")),
+                        dbc.NavItem(dbc.NavLink("Alerts", href="/alerts", active="exact")),
                         dbc.NavItem(dbc.NavLink("Meters", href="/meters", active="exact")),
                         dbc.NavItem(dbc.NavLink("Models", href="/models", active="exact")),
+                        dbc.NavItem(dbc.NavLink("What-if", href="/whatif", active="exact")),
                         dbc.NavItem(dbc.NavLink("Emails", href="/emails", active="exact")),
                         dbc.NavItem(dbc.NavLink("Admin", href="/admin", active="exact")),
                         dbc.NavItem(dbc.NavLink("Sign out", href="/logout", external_link=True)),

@@ -16,7 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_SETTINGS_FILE = Path(__file__).with_name("settings.json")
 
@@ -149,10 +149,63 @@ class ThresholdSettings(_Section):
     min_validation_points: int = Field(3, ge=1)
 
 
+class SensorLimits(_Section):
+    """Static limits of one sensor of an asset type (``anomaly.static[type][sensor]``). Which of
+    them are checked is the asset type's choice (its ``anomaly_rules``, see app/twins/rules.py)."""
+
+    #: a reading below ``low`` or above ``high`` breaks the limit
+    low: float | None = None
+    high: float | None = None
+    #: a reading further than this from the asset's setpoint parameter breaks the limit
+    setpoint_band: float | None = Field(None, gt=0)
+    #: a reading at or below ``at_most``... (with ``for_minutes``: for that long or longer)
+    at_most: float | None = None
+    #: the downstream flow short of the upstream one (or a store losing, through no meter,
+    #: water its meters account for) by more than this fraction of the flow: a leak
+    imbalance: float | None = Field(None, gt=0, lt=1)
+    #: a reading further than this below (or above) what the type's physics expects of it
+    deviation: float | None = Field(None, gt=0)
+    #: a limit counts only when broken this long without a break (0: any one reading)
+    for_minutes: float = Field(0.0, ge=0)
+
+
+def _default_static() -> dict[str, dict[str, SensorLimits]]:
+    limits: dict[str, dict[str, dict[str, float]]] = {
+        "water_dispenser": {"temperature": {"setpoint_band": 2.0}, "level": {"low": 0.2},
+                            "power": {"high": 0.04}, "flow": {"at_most": 0.001, "for_minutes": 5}},
+        "pipeline": {"outlet_flow": {"imbalance": 0.05, "for_minutes": 10},
+                     "inlet_flow": {"high": 45.0, "for_minutes": 5}},
+        "pressure_tank": {"level": {"imbalance": 0.05, "for_minutes": 30},
+                          "outflow": {"high": 22.0, "for_minutes": 5},
+                          "pressure": {"deviation": 0.05, "for_minutes": 5},
+                          "inflow": {"deviation": 0.5, "for_minutes": 5}},
+        "boiler": {"pressure": {"deviation": 0.08, "for_minutes": 5},
+                   "flue_temperature": {"deviation": 4.0, "for_minutes": 5},
+                   "fuel_flow": {"high": 50.0, "for_minutes": 10}},
+        "drivetrain": {"torque": {"high": 3000.0, "for_minutes": 5}},
+    }
+    return {kind: {sensor: SensorLimits(**values) for sensor, values in sensors.items()}
+            for kind, sensors in limits.items()}
+
+
 class AnomalySettings(_Section):
+    """Anomaly detection (app/anomalies.py). ``zscore_window`` readings before each one give the
+    adaptive (rolling z-score) baseline; ``zscore_threshold`` standard deviations from it is a
+    spike when the readings come back within ``spike_max_minutes``. A reading that does not
+    change at all for ``flat_minutes`` is a stuck sensor. Flagged readings less than
+    ``merge_gap_minutes`` apart are one episode, and an episode that starts within that gap of
+    an alert's end continues that alert. ``rearm_minutes``: see app/mail/requests.py."""
+
     zscore_window: int = Field(60, ge=2)
-    zscore_threshold: float = Field(4.0, gt=0)
+    zscore_threshold: float = Field(5.0, gt=0)
     rearm_minutes: int = Field(60, ge=0)
+    spike_max_minutes: float = Field(5.0, gt=0)
+    flat_minutes: float = Field(20.0, gt=0)
+    merge_gap_minutes: float = Field(10.0, ge=0)
+    static: dict[str, dict[str, SensorLimits]] = Field(default_factory=_default_static)
+
+    def __hash__(self) -> int:  # the dict field has no hash of its own; Settings stays hashable
+        return hash(self.model_dump_json())
 
 
 class DemoDataSettings(_Section):
@@ -161,6 +214,70 @@ class DemoDataSettings(_Section):
     meter_history_days: int = Field(365, ge=1)
     sensor_history_days: int = Field(30, ge=1)
     sensor_interval_s: int = Field(60, ge=1)
+
+
+class BandSettings(_Section):
+    """Where a performance metric turns from good to warning to bad (see docs/metrics.md).
+
+    With ``higher_is_better`` a value at or above ``good`` is good, at or above ``warning`` a
+    warning, and bad below; otherwise at or below ``good`` is good, at or below ``warning`` a
+    warning, and bad above."""
+
+    good: float
+    warning: float
+    higher_is_better: bool = True
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BandSettings:
+        if self.higher_is_better and self.good < self.warning:
+            raise ValueError("good must be at least warning when higher is better")
+        if not self.higher_is_better and self.good > self.warning:
+            raise ValueError("good must be at most warning when lower is better")
+        return self
+
+
+class MetricBandSettings(_Section):
+    """The status band of each performance metric of ``app.metrics``, in the metric's unit
+    (percentages as 0-100, kWh/L, °C, a ratio, hours, minutes)."""
+
+    availability: BandSettings = BandSettings(good=95.0, warning=85.0)
+    performance: BandSettings = BandSettings(good=90.0, warning=75.0)
+    quality: BandSettings = BandSettings(good=95.0, warning=85.0)
+    oee: BandSettings = BandSettings(good=85.0, warning=60.0)
+    energy_per_litre: BandSettings = BandSettings(good=0.1, warning=0.15, higher_is_better=False)
+    thermal_variation: BandSettings = BandSettings(good=1.0, warning=2.0, higher_is_better=False)
+    non_productive: BandSettings = BandSettings(good=30.0, warning=50.0, higher_is_better=False)
+    peak_flow_ratio: BandSettings = BandSettings(good=1.5, warning=2.5, higher_is_better=False)
+    mtba: BandSettings = BandSettings(good=168.0, warning=24.0)
+    recovery: BandSettings = BandSettings(good=15.0, warning=60.0, higher_is_better=False)
+
+
+class MetricsSettings(_Section):
+    """How the performance metrics read a dispenser's sensors (docs/metrics.md), and their bands.
+
+    ``rated_flow_l_per_min`` is the ideal flow of an asset whose parameters give none;
+    ``max_days`` is the longest range the asset page computes metrics over (its newest days)."""
+
+    temperature_tolerance_c: float = Field(2.0, gt=0)
+    min_level: float = Field(0.2, ge=0, le=1)
+    draw_flow_l_per_min: float = Field(0.001, ge=0)
+    idle_after_minutes: float = Field(30.0, gt=0)
+    rated_flow_l_per_min: float = Field(2.0, gt=0)
+    max_days: int = Field(31, ge=1, le=366)
+    bands: MetricBandSettings = MetricBandSettings()
+
+
+class WhatIfSettings(_Section):
+    """What-if scenarios: runs whose longest scenario simulates more than ``inline_max_hours``
+    go to the workers; energy is priced at the supplier's current tariff, or at these
+    defaults (pence per kWh, VAT included) when it has none."""
+
+    inline_max_hours: float = Field(24.0, gt=0)
+    max_hours: float = Field(24.0 * 31, gt=0)
+    interval_s: int = Field(60, ge=1, le=3600)
+    seed: int = 7
+    electricity_p_per_kwh: Decimal = Field(Decimal("24.50"), ge=0)
+    gas_p_per_kwh: Decimal = Field(Decimal("6.24"), ge=0)
 
 
 class Settings(_Section):
@@ -183,6 +300,8 @@ class Settings(_Section):
     thresholds: ThresholdSettings = ThresholdSettings()
     anomaly: AnomalySettings = AnomalySettings()
     demo_data: DemoDataSettings = DemoDataSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    whatif: WhatIfSettings = WhatIfSettings()
 
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
 
