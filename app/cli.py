@@ -403,14 +403,31 @@ def users_create(ctx: click.Context, supplier_name: str, email: str, name: str, 
 # -- processes ----------------------------------------------------------------------------
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
-    from waitress import serve
+def web_server(settings: Settings, host: str, port: int) -> Any:
+    """The portal's waitress server, listening and ready to ``run()`` (port 0: a free port,
+    see its ``effective_port``)."""
+    import gc
+
+    from waitress import create_server
 
     from app import create_app
 
     app = create_app(settings)
+    # What the app has built by now (Dash, plotly's validators, pandas, SQLAlchemy: some 250,000
+    # objects) lives as long as the process. Frozen, a full collection no longer walks it all:
+    # unfrozen, the asset page's year view (26,000 rollup rows a request) set one off every
+    # other request, which took 180-400 ms on the busy 2-core bench machine (bench/dashboard.py).
+    gc.collect()
+    gc.freeze()
+    return create_server(app, host=host, port=port, threads=settings.web.threads,
+                         ident="energy-twin")
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    server = web_server(settings, host, port)
     log.info("portal on http://%s:%d (%d threads)", host, port, settings.web.threads)
-    serve(app, host=host, port=port, threads=settings.web.threads, ident="energy-twin")
+    server.print_listen("Serving on http://{}:{}")
+    server.run()
 
 
 @main.command()

@@ -51,36 +51,46 @@ import argparse
 import json
 import os
 import platform
-import re
 import secrets
 import signal
-import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from decimal import ROUND_HALF_UP, Decimal
-from multiprocessing import get_context
 from typing import Any
 
 import numpy as np
 import psycopg
-from _support import log, run_children, verdict
-from sqlalchemy import insert, select, text, update
+from _support import (
+    DashClient,
+    PortalServer,
+    PostgresBenchDatabase,
+    ServeTask,
+    bench_settings,
+    dash_payload,
+    loadavg,
+    log,
+    ms,
+    new_passwords,
+    run_children,
+    stats,
+    verdict,
+)
+from sqlalchemy import insert, select, text
 from sqlalchemy.engine import make_url
 
 from app.accounts import create_user
 from app.db import Database
 from app.db.migrate import upgrade
-from app.db.models import Customer, Meter, Supplier, User
+from app.db.models import Customer, Meter, Supplier
 from app.demo import FIRST_NAMES, STREETS, SURNAMES, TOWNS, _daily_use, _tariffs
 from app.readings import kwh_for, refresh_meter_summary
 from app.tariffs import LONDON, Rate, period_cost
-from settings import Settings, TariffSettings, load_settings
+from settings import Settings, TariffSettings
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SEED = 20241001
@@ -96,7 +106,6 @@ CHECK_METERS = 25  # meters whose summary is recomputed with refresh_meter_summa
 CHECK_READINGS = 500  # readings re-priced with period_cost
 SQL_TARGET_MS = 1000.0
 PREVIEW_TARGET_MS = 100.0
-KEEP_MARKER = "bench/portal.py complete"
 
 READING_COLUMNS = (
     "supplier_id", "meter_id", "read_at", "value", "kind", "source",
@@ -120,75 +129,8 @@ WHERE m.id = l.meter_id AND m.supplier_id = :supplier
 """)
 
 
-def ms(seconds: float) -> float:
-    return round(seconds * 1000, 1)
-
-
-def bench_settings(url: str, home: str, secret: str) -> Settings:
-    """Settings for the benchmark: nothing read from the caller's TWIN_* (as the tests do)."""
-    return load_settings(environ={}, home=home, secret_key=secret, database__url=url)
-
-
 def psycopg_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-# -- spawned children -----------------------------------------------------------------------
-
-
-# -- the bench database ---------------------------------------------------------------------
-
-
-class BenchDatabase:
-    """One database on the server, ``twin_bench_portal_<pid>`` (dropped on close) or, with
-    ``keep``, ``twin_bench_portal_keep_<meters>x<days>`` (left in place for the next run).
-    The database named in the URL is never touched."""
-
-    def __init__(self, server_url: str, meters: int, days: int, keep: bool) -> None:
-        self.keep = keep
-        self.name = (f"twin_bench_portal_keep_{meters}x{days}" if keep
-                     else f"twin_bench_portal_{os.getpid()}")
-        base = make_url(server_url).set(drivername="postgresql+psycopg")
-        self.url = base.set(database=self.name).render_as_string(hide_password=False)
-        maintenance = base.set(drivername="postgresql", database="postgres")
-        self._admin = psycopg.connect(maintenance.render_as_string(hide_password=False),
-                                      autocommit=True)
-        self._created = False
-        self.server_version = self._admin.info.server_version
-
-    def marker(self) -> dict[str, Any] | None:
-        """What a finished setup recorded on the database (None: absent or unfinished)."""
-        row = self._admin.execute(
-            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
-            (self.name,),
-        ).fetchone()
-        if row is None or not row[0] or not row[0].startswith(KEEP_MARKER):
-            return None
-        return json.loads(row[0][len(KEEP_MARKER):])
-
-    def exists(self) -> bool:
-        return self._admin.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (self.name,)
-        ).fetchone() is not None
-
-    def create(self) -> None:
-        self.drop()
-        self._admin.execute(f'CREATE DATABASE "{self.name}"')
-        self._created = True
-
-    def mark(self, info: dict[str, Any]) -> None:
-        comment = KEEP_MARKER + json.dumps(info, default=str)
-        self._admin.execute(f"""COMMENT ON DATABASE "{self.name}" IS '{comment.replace("'", "''")}'""")
-
-    def drop(self) -> None:
-        self._admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-
-    def close(self) -> None:
-        try:
-            if self._created and not self.keep:
-                self.drop()
-        finally:
-            self._admin.close()
 
 
 # -- setup: catalogue ----------------------------------------------------------------------
@@ -260,18 +202,6 @@ def seed_catalogue(db: Database, settings: Settings, meters: int, first_day: dat
         specs = [MeterSpec(mid, fuel, "STD-E" if fuel == "electricity" else "STD-G")
                  for mid, (_, fuel) in zip(meter_ids, meter_rows, strict=True)]
         return Catalogue(supplier.id, specs, rates, passwords)
-
-
-def reset_passwords(db: Database) -> dict[str, str]:
-    """A reused (``--keep``) database: give the staff new random passwords and clear lockouts."""
-    from werkzeug.security import generate_password_hash
-
-    passwords = {role: secrets.token_urlsafe(12) for role in ROLES}
-    with db.Session() as session, session.begin():
-        for role, password in passwords.items():
-            session.execute(update(User).where(User.email == f"{role}@{EMAIL_DOMAIN}").values(
-                password_hash=generate_password_hash(password), failed_logins=0, locked_until=None))
-    return passwords
 
 
 def time_period_cost(rates: dict[str, list[Rate]], tariff_settings: TariffSettings,
@@ -449,7 +379,7 @@ def check_pricing(db: Database, rates: dict[str, list[Rate]],
 # -- setup ------------------------------------------------------------------------------------
 
 
-def setup(bench: BenchDatabase, settings: Settings, meters: int, days: int,
+def setup(bench: PostgresBenchDatabase, settings: Settings, meters: int, days: int,
           workers: int) -> tuple[dict[str, Any], dict[str, str]]:
     """Build the bench database; return the setup figures and the staff passwords."""
     began = time.perf_counter()
@@ -627,125 +557,6 @@ def measure_sql(task: SqlTask) -> SqlResult:
 # -- measurements b, c: the Dash endpoint ------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ServeTask:
-    url: str
-    home: str
-    secret: str
-
-
-def serve_portal(task: ServeTask, conn: Any) -> None:
-    """The product's web app under waitress, as ``twin run`` serves it, on a free local port,
-    in a thread; runs until the parent sends anything (or goes away)."""
-    from waitress import create_server
-
-    from app import create_app
-
-    settings = bench_settings(task.url, task.home, task.secret)
-    server = create_server(create_app(settings), host="127.0.0.1", port=0,
-                           threads=settings.web.threads, ident="energy-twin")
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
-    thread.start()
-    conn.send(server.effective_port)
-    try:
-        conn.recv()
-    except EOFError:
-        pass
-    server.close()
-
-
-class PortalServer:
-    """A spawned child serving the portal; stopped (terminated if need be) on exit."""
-
-    def __init__(self, task: ServeTask) -> None:
-        ctx = get_context("spawn")
-        self._conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=serve_portal, args=(task, child), daemon=True)
-        self.process.start()
-        child.close()
-        if not self._conn.poll(120):
-            self.stop()
-            raise RuntimeError("the portal did not start within 120 s")
-        self.port: int = self._conn.recv()
-
-    def stop(self) -> None:
-        try:
-            self._conn.send("stop")
-        except (OSError, ValueError):
-            pass
-        self.process.join(10)
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join(10)
-        self._conn.close()
-
-
-class DashClient:
-    """A logged-in browser, as far as the server can tell."""
-
-    def __init__(self, port: int, email: str, password: str) -> None:
-        import requests
-
-        self.base = f"http://127.0.0.1:{port}"
-        self.http = requests.Session()
-        page = self.http.get(f"{self.base}/login", timeout=30)
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-        if page.status_code != 200 or token is None:
-            raise RuntimeError(f"GET /login: HTTP {page.status_code}, no csrf_token")
-        response = self.http.post(f"{self.base}/login", allow_redirects=False, timeout=30, data={
-            "email": email, "password": password, "csrf_token": token.group(1)})
-        if response.status_code not in (302, 303):
-            raise RuntimeError(f"POST /login: HTTP {response.status_code} (expected a redirect)")
-        dependencies = self.http.get(f"{self.base}/_dash-dependencies", timeout=30)
-        if dependencies.status_code != 200:
-            raise RuntimeError(f"GET /_dash-dependencies: HTTP {dependencies.status_code}")
-        self.dependencies: list[dict[str, Any]] = dependencies.json()
-
-    def callback(self, output: str) -> dict[str, Any]:
-        """The registered callback whose outputs include ``output`` (``id.property``)."""
-        found = [d for d in self.dependencies if output in _outputs(d["output"])]
-        if len(found) != 1:
-            raise RuntimeError(f"{len(found)} callbacks output {output}")
-        return found[0]
-
-    def post(self, payload: dict[str, Any]) -> tuple[float, Any]:
-        t0 = time.perf_counter()
-        response = self.http.post(f"{self.base}/_dash-update-component", json=payload, timeout=60)
-        seconds = time.perf_counter() - t0
-        if response.status_code != 200:
-            raise RuntimeError(f"/_dash-update-component: HTTP {response.status_code}: "
-                               f"{response.text[:300]}")
-        return seconds, response.json()
-
-
-def _outputs(output: str) -> list[str]:
-    """``..a.x...b.y..`` (several outputs) or ``a.x`` (one) -> ``["a.x", "b.y"]``."""
-    if output.startswith("..") and output.endswith(".."):
-        return output[2:-2].split("...")
-    return [output]
-
-
-def dash_payload(dependency: dict[str, Any], values: dict[str, Any], changed: str) -> dict[str, Any]:
-    """The body dash-renderer POSTs for ``dependency`` with these input and state values
-    (keyed ``id.property``), after ``changed`` changed."""
-    outputs = []
-    for item in _outputs(dependency["output"]):
-        component, prop = item.rsplit(".", 1)
-        outputs.append({"id": component, "property": prop.split("@")[0]})
-
-    def values_of(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [{"id": i["id"], "property": i["property"],
-                 "value": values.get(f"{i['id']}.{i['property']}")} for i in items]
-
-    return {
-        "output": dependency["output"],
-        "outputs": outputs if len(outputs) > 1 else outputs[0],
-        "inputs": values_of(dependency["inputs"]),
-        "changedPropIds": [changed],
-        "state": values_of(dependency.get("state", [])),
-    }
-
-
 @dataclass
 class EndpointResult:
     preview_s: list[float] = field(default_factory=list)
@@ -813,12 +624,6 @@ def measure_endpoint(client: DashClient, db: Database, supplier_id: int, cases: 
 
 
 # -- report ------------------------------------------------------------------------------------
-
-
-def stats(samples: Sequence[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, max(0, int(np.ceil(0.95 * len(ordered))) - 1))]
-    return {"p50_ms": ms(statistics.median(ordered)), "p95_ms": ms(p95), "max_ms": ms(ordered[-1])}
 
 
 def report(figures: dict[str, Any], cases: list[GridCase]) -> dict[str, str]:
@@ -892,12 +697,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "repeats": args.repeats,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
-        "loadavg_start": [round(x, 2) for x in os.getloadavg()],
+        "loadavg_start": loadavg(),
     }
     cases = grid_cases(args.meters)
     secret = secrets.token_hex(32)
     with tempfile.TemporaryDirectory(prefix="twin_bench_portal_") as home:
-        bench = BenchDatabase(args.postgres_url, args.meters, args.days, args.keep)
+        bench = PostgresBenchDatabase(args.postgres_url, "twin_bench_portal",
+                                      f"{args.meters}x{args.days}", args.keep)
         try:
             settings = bench_settings(bench.url, home, secret)
             figures["postgres"] = bench.server_version
@@ -906,7 +712,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 log(f"reusing {bench.name} (set up {marker['setup']['setup_at']})")
                 db = Database(settings)
                 try:
-                    passwords = reset_passwords(db)
+                    emails = {role: f"{role}@{EMAIL_DOMAIN}" for role in ROLES}
+                    fresh = new_passwords(db, list(emails.values()))
+                    passwords = {role: fresh[email] for role, email in emails.items()}
                 finally:
                     db.engine.dispose()
                 setup_figures, supplier_id = marker["setup"], marker["supplier_id"]
@@ -956,8 +764,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             bench.close()
             if args.keep:
-                log(f"kept {bench.name} (drop it with: DROP DATABASE {bench.name})")
-    figures["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+                log(f"kept {bench.name} (drop it with: {bench.how_to_drop()})")
+    figures["loadavg_end"] = loadavg()
     figures["targets"] = report(figures, cases)
     figures["pass"] = all(v == "PASS" for v in figures["targets"].values())
     print(json.dumps(figures, default=str))

@@ -8,11 +8,12 @@ Usage::
 
 Setup (timed and printed, not a target), on the bench's own database (a SQLite file in a
 temporary directory; a PostgreSQL database ``twin_bench_series_<pid>_template``, the database in
-the URL is never touched): the product's migrations; one drivetrain (3 sensors) plus as many
-filler sensors as bring the table to ``--total-readings``, each with a reading a minute for
-``--days`` days, written with :func:`app.ingest.write_sensor_readings`; ``VACUUM ANALYZE``;
-then :func:`app.series.refresh_rollups` of every sensor (timed), and a year of one calculation
-of the drivetrain written with :func:`app.pipeline.write_calculations`.
+the URL is never touched), built by ``_support.build_plant``: the product's migrations; one
+drivetrain (3 sensors) plus as many filler sensors as bring the table to ``--total-readings``,
+each with a reading a minute for ``--days`` days, written with
+:func:`app.ingest.write_sensor_readings`; ``VACUUM ANALYZE``; then
+:func:`app.series.refresh_rollups` of every sensor (timed), and a year of one calculation of
+the drivetrain written with :func:`app.pipeline.write_calculations`.
 
 Measured, ``--repeats`` times after one warm-up, as the asset page's callback runs them (one
 after the other, in this process): a "page" is :func:`app.series.load_series` of the three
@@ -32,100 +33,35 @@ import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from _support import PostgresScratch, Scratch, SqliteScratch, log, verdict
-from sqlalchemy import text
+from _support import PLANT_CALCULATION as CALCULATION
+from _support import PLANT_START as START
+from _support import (
+    PostgresScratch,
+    Scratch,
+    SqliteScratch,
+    bench_settings,
+    build_plant,
+    log,
+    verdict,
+)
 
 from app import series
 from app.db import Database
-from app.db.migrate import upgrade
-from app.db.models import Asset, Sensor, Site, Supplier
-from app.generator import SignalSpec, generate_chunks
-from app.ingest import write_sensor_readings
-from app.pipeline import write_calculations
-from app.twins import asset_type
-from settings import load_settings
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-START = datetime(2025, 1, 1, tzinfo=UTC)
-INTERVAL = timedelta(minutes=1)
-SEED = 20241001
 MAX_POINTS = 2000
 YEAR_TARGET_S = 0.300
 DAY_TARGET_S = 0.150
-CALCULATION = "destruction_rate"
 
 
 def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
-
-
-def setup(db: Database, days: int, total_readings: int) -> tuple[int, list[int], dict[str, float]]:
-    """The drivetrain, the filler sensors, their readings, the rollups and a year of one
-    calculation; returns (asset id, the drivetrain's sensor ids, setup timings)."""
-    kind = asset_type("drivetrain")
-    end = START + timedelta(days=days)
-    per_sensor = days * 24 * 60
-    fillers = max(0, total_readings // per_sensor - len(kind.sensors))
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    upgrade(db.engine)
-    with db.Session() as session, session.begin():
-        supplier = Supplier(name="Bench Energy")
-        session.add(supplier)
-        session.flush()
-        site = Site(supplier_id=supplier.id, name="Bench plant")
-        asset = Asset(site=site, name="Turbine 1", asset_type=kind.name,
-                      parameters=dict(kind.default_parameters))
-        asset.sensors = [Sensor(name=spec.name, unit=spec.unit) for spec in kind.sensors]
-        filler = Asset(site=site, name="Filler", asset_type=kind.name, parameters={})
-        filler.sensors = [Sensor(name=f"filler{i}", unit="-") for i in range(fillers)]
-        session.add(site)
-        session.flush()
-        asset_id = asset.id
-        sensor_ids = [sensor.id for sensor in asset.sensors]
-        filler_ids = [sensor.id for sensor in filler.sensors]
-    timings["migrate_s"] = time.perf_counter() - started
-
-    signals = [spec.signal for spec in kind.sensors] + [SignalSpec(0.0, 1.0)] * fillers
-
-    def frames() -> Iterator[pd.DataFrame]:
-        for signal, sensor_id in zip(signals, sensor_ids + filler_ids, strict=True):
-            yield from generate_chunks(signal, sensor_id, START, end, INTERVAL, seed=SEED)
-
-    log(f"  writing {(len(sensor_ids) + fillers) * per_sensor:,} readings "
-        f"({len(sensor_ids)} sensors + {fillers} fillers x {per_sensor:,})...")
-    started = time.perf_counter()
-    timings["readings"] = write_sensor_readings(db.engine, frames()).rows
-    timings["write_s"] = time.perf_counter() - started
-    settle(db)
-    started = time.perf_counter()
-    timings["rollup_rows"] = series.refresh_rollups(db, sensor_ids + filler_ids)
-    timings["refresh_all_s"] = time.perf_counter() - started
-    stamps = pd.date_range(START, end, freq=INTERVAL, inclusive="left")
-    rates = pd.DataFrame({CALCULATION: np.random.default_rng(SEED).gamma(2.0, 1e-9, len(stamps))},
-                         index=stamps)
-    started = time.perf_counter()
-    with db.engine.begin() as conn:
-        write_calculations(conn, asset_id, rates)
-    timings["write_calculations_s"] = time.perf_counter() - started
-    settle(db)
-    return asset_id, sensor_ids, timings
-
-
-def settle(db: Database) -> None:
-    if db.dialect == "postgresql":
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE"))
-    else:
-        with db.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def timed(call: Callable[[], Any], repeats: int) -> tuple[list[float], Any]:
@@ -172,11 +108,11 @@ def measure(db: Database, asset_id: int, sensor_ids: list[int], days: int,
 def run(scratch: Scratch, args: argparse.Namespace, home: Path) -> dict[str, Any]:
     d = scratch.dialect
     log(f"{d}: setup...")
-    settings = load_settings(environ={}, home=str(home / d), secret_key=secrets.token_hex(32),
-                             database__url=scratch.template())
+    settings = bench_settings(scratch.template(), str(home / d), secrets.token_hex(32))
     db = Database(settings)
     try:
-        asset_id, sensor_ids, timings = setup(db, args.days, args.total_readings)
+        plant, timings = build_plant(db, args.days, args.total_readings)
+        asset_id, sensor_ids = plant.asset_id, plant.sensor_ids
         log(f"  {timings}")
         log(f"{d}: measuring ({args.repeats} pages of each view)...")
         figures = measure(db, asset_id, sensor_ids, args.days, args.repeats)
