@@ -16,11 +16,13 @@ from callbacks import (
     meters,
     metrics,
     models,
+    shell,
     whatif,
 )
 
 
 def register_callbacks(app: dash.Dash) -> None:
+    shell.register(app)
     estate.register(app)
     board.register(app)
     meters.register(app)

@@ -15,7 +15,7 @@ from typing import Any
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Input, Output, Patch, State, ctx, dcc, no_update
+from dash import Input, Output, Patch, State, dcc, no_update
 from flask_login import current_user
 
 from app.asset_view import (

@@ -1,6 +1,8 @@
 """Every Dash component id, in one place, so layouts and callbacks cannot drift apart."""
 
 URL = "url"
+NAV_TOGGLE = "nav-toggle"
+NAV_COLLAPSE = "nav-collapse"
 ESTATE_SUMMARY = "estate-summary"
 ESTATE_SITES = "estate-sites"
 

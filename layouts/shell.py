@@ -14,7 +14,9 @@ def navbar() -> dbc.Navbar:
         dbc.Container(
             [
                 dbc.NavbarBrand("Energy Twin", href="/"),
-                dbc.Nav(
+                # On a phone the links fold behind a menu button instead of filling the screen.
+                dbc.NavbarToggler(id=ids.NAV_TOGGLE, n_clicks=0),
+                dbc.Collapse(dbc.Nav(
                     [
                         dbc.NavItem(dbc.NavLink("Overview", href="/", active="exact")),
                         dbc.NavItem(dbc.NavLink("Board", href="/board", active="exact")),
@@ -28,12 +30,13 @@ def navbar() -> dbc.Navbar:
                     ],
                     className="ms-auto",
                     navbar=True,
-                ),
+                ), id=ids.NAV_COLLAPSE, is_open=False, navbar=True),
             ],
             fluid=True,
         ),
         color="primary",
         dark=True,
+        expand="lg",
         className="mb-4",
     )
 
