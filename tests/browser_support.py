@@ -23,7 +23,7 @@ from settings import Settings
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-WAIT_S = 20
+WAIT_S = 40  # generous: a first page load fetches ~5 MB of Dash and plotly bundles, and CI machines are busy
 
 
 def start_chrome(chrome_paths: tuple[str, str], profile: Path, extra: tuple[str, ...] = ()) -> WebDriver:
