@@ -110,18 +110,9 @@ def dispatch(self: TwinTask, stage: str, asset_type: str | None, asset_id: int |
 
 # -- email ---------------------------------------------------------------------------------
 
-EMAIL_TASK: dict[str, Any] = {
-    "bind": True,
-    "base": TwinTask,
-    # Late acknowledgement makes a task lost with its worker come back; the email log's claim
-    # (see app.mail.delivery) makes the copy harmless.
-    "acks_late": True,
-    "reject_on_worker_lost": True,
-    "autoretry_for": (OperationalError,),
-    "retry_backoff": True,
-    "retry_backoff_max": 300,
-    "max_retries": 8,
-}
+# The same options as the pipeline's: late acknowledgement brings back a task lost with its
+# worker, and the email log's claim (see app.mail.delivery) makes the copy harmless.
+EMAIL_TASK = PIPELINE_TASK
 
 
 @shared_task(name="twin.email.send", soft_time_limit=300, **EMAIL_TASK)
