@@ -94,6 +94,8 @@ def _finish(figure: go.Figure, title: str, *, height: int, revision: str) -> go.
         template="plotly_white",
         height=height,
         margin={"l": 60, "r": 20, "t": 60, "b": 40},
+        # Shown even for one trace (plotly hides a lone trace's legend): it names what is drawn.
+        showlegend=True,
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
         hovermode="x unified",
         uirevision=revision,
