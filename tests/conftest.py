@@ -298,6 +298,15 @@ class DashCaller:
         return self.client.post("/_dash-update-component", json=payload)
 
 
+def dash_as(client: FlaskClient, tenant: Tenant, role: str = "viewer") -> DashCaller:
+    """Sign ``client`` in as the tenant's ``role`` (signing out whoever was signed in first)
+    and return a caller for its Dash callbacks."""
+    actions = AuthActions(client)
+    actions.logout()
+    actions.login(*tenant.users[role])
+    return DashCaller(client)
+
+
 @pytest.fixture
 def auth(client: FlaskClient) -> AuthActions:
     return AuthActions(client)

@@ -5,17 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.db import Database
 from app.db.models import AuditLog, Supplier, User
-from tests.conftest import AuthActions, DashCaller, Tenant
-
-
-def as_user(client: FlaskClient, tenant: Tenant, role: str) -> DashCaller:
-    AuthActions(client).login(*tenant.users[role])
-    return DashCaller(client)
+from tests.conftest import AuthActions, dash_as
 
 
 def text_of(response) -> str:  # type: ignore[no-untyped-def]
@@ -29,12 +23,12 @@ def user(db: Database, email: str) -> User | None:
 
 
 def test_an_admin_sees_only_their_own_suppliers_people(client, tenants) -> None:  # type: ignore[no-untyped-def]
-    body = text_of(as_user(client, tenants[0], "admin")("admin-users.children", {"url.pathname": "/admin"}))
+    body = text_of(dash_as(client, tenants[0], "admin")("admin-users.children", {"url.pathname": "/admin"}))
     assert "viewer@alphaenergy.test" in body and "betapower" not in body
 
 
 def test_an_admin_creates_a_user_with_a_one_time_password(client, tenants, db) -> None:  # type: ignore[no-untyped-def]
-    call = as_user(client, tenants[0], "admin")
+    call = dash_as(client, tenants[0], "admin")
     body = text_of(call("admin-new-result.children", {
         "admin-new-create.n_clicks": 1, "admin-new-email.value": "New.Op@AlphaEnergy.test",
         "admin-new-name.value": "New Op", "admin-new-role.value": "operator", "admin-changed.data": 0}))
@@ -46,7 +40,7 @@ def test_an_admin_creates_a_user_with_a_one_time_password(client, tenants, db) -
 
 @pytest.mark.parametrize("role", ["operator", "viewer"])
 def test_non_admins_forged_admin_requests_change_nothing(client, tenants, db, role) -> None:  # type: ignore[no-untyped-def]
-    call = as_user(client, tenants[0], role)
+    call = dash_as(client, tenants[0], role)
     target = user(db, tenants[0].users["viewer"][0])
     create = text_of(call("admin-new-result.children", {
         "admin-new-create.n_clicks": 1, "admin-new-email.value": "intruder@alphaenergy.test",
@@ -64,7 +58,7 @@ def test_non_admins_forged_admin_requests_change_nothing(client, tenants, db, ro
 
 
 def test_an_admin_cannot_change_another_suppliers_user(client, tenants, db) -> None:  # type: ignore[no-untyped-def]
-    call = as_user(client, tenants[0], "admin")
+    call = dash_as(client, tenants[0], "admin")
     victim = user(db, tenants[1].users["viewer"][0])
     body = text_of(call("admin-user-result.children", {
         "admin-user-save.n_clicks": 1, "admin-user-select.value": victim.id,
@@ -74,7 +68,7 @@ def test_an_admin_cannot_change_another_suppliers_user(client, tenants, db) -> N
 
 
 def test_the_last_admin_cannot_demote_themselves(client, tenants, db) -> None:  # type: ignore[no-untyped-def]
-    call = as_user(client, tenants[0], "admin")
+    call = dash_as(client, tenants[0], "admin")
     me = user(db, tenants[0].users["admin"][0])
     body = text_of(call("admin-user-result.children", {
         "admin-user-save.n_clicks": 1, "admin-user-select.value": me.id,
@@ -84,7 +78,7 @@ def test_the_last_admin_cannot_demote_themselves(client, tenants, db) -> None:  
 
 
 def test_role_changes_and_the_billing_contact_are_audited(client, tenants, db) -> None:  # type: ignore[no-untyped-def]
-    call = as_user(client, tenants[0], "admin")
+    call = dash_as(client, tenants[0], "admin")
     target = user(db, tenants[0].users["viewer"][0])
     text_of(call("admin-user-result.children", {
         "admin-user-save.n_clicks": 1, "admin-user-select.value": target.id,

@@ -44,7 +44,7 @@ from app.twins import ASSET_TYPES
 from app.twins.base import AssetType, SensorSpec
 from app.twins.rules import AtMostFor, Expected, FlatLine, Imbalance, Spike, Threshold
 from settings import Settings
-from tests.conftest import AuthActions, DashCaller, add_plant, make_settings, utc
+from tests.conftest import AuthActions, DashCaller, add_plant, dash_as, make_settings, utc
 
 T0 = utc(2026, 3, 2, 8)
 MINUTE = timedelta(minutes=1)
@@ -440,12 +440,6 @@ def test_acknowledging_is_refused_to_viewers_without_a_comment_and_across_suppli
             acknowledge(session, role="admin", alert_id=mine, comment="   ", **asked)
         session.rollback()
     assert alert_row(db, theirs).status == alert_row(db, mine).status == "open"
-
-
-def dash_as(client: Any, tenant: Any, role: str) -> DashCaller:
-    AuthActions(client).logout()  # signed in as someone else, /login would redirect
-    AuthActions(client).login(*tenant.users[role])
-    return DashCaller(client)
 
 
 def body(response: Any) -> str:

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from flask.testing import FlaskClient
 
 from app.db import Database
 from app.db.models import Tariff
@@ -19,7 +18,14 @@ from app.series import refresh_rollups
 from callbacks.asset import chosen_range, zoomed_range
 from layouts import ids
 from tests.billing_data import CAP, add_priced_meter, add_supplier
-from tests.conftest import AuthActions, DashCaller, Plant, Tenant, add_plant, add_tenant, utc
+from tests.conftest import (
+    Plant,
+    Tenant,
+    add_plant,
+    add_tenant,
+    dash_as,
+    utc,
+)
 
 END = utc(2026, 11, 20, 12)
 SENSORS = ["torque", "speed", "oil_temperature"]
@@ -46,11 +52,6 @@ def plants(db: Database, tenants: tuple[Tenant, Tenant]) -> tuple[Plant, Plant]:
     return alpha, beta
 
 
-def logged_in(client: FlaskClient, tenant: Tenant, role: str = "viewer") -> DashCaller:
-    AuthActions(client).login(*tenant.users[role])
-    return DashCaller(client)
-
-
 def main_inputs(asset_id: int, preset: str, plant: Plant, relayout: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         f"{ids.ASSET_ID}.data": asset_id,
@@ -68,7 +69,7 @@ def figure_of(response, output: str = ids.ASSET_STACKED) -> dict[str, Any]:  # t
 
 
 def test_a_long_range_sends_at_most_2000_points_a_trace_with_titles_and_units(client, tenants, plants) -> None:  # type: ignore[no-untyped-def]
-    call = logged_in(client, tenants[0])
+    call = dash_as(client, tenants[0])
     figure = figure_of(call(f"{ids.ASSET_STACKED}.figure", main_inputs(plants[0].asset_id, "1y", plants[0])))
     assert len(figure["data"]) == 3
     for trace in figure["data"]:
@@ -83,7 +84,7 @@ def test_a_long_range_sends_at_most_2000_points_a_trace_with_titles_and_units(cl
 
 
 def test_zooming_fetches_the_raw_detail_of_the_zoomed_range(client, tenants, plants) -> None:  # type: ignore[no-untyped-def]
-    call = logged_in(client, tenants[0])
+    call = dash_as(client, tenants[0])
     # The axes show UK time: 20 Nov is GMT, so UK wall time equals UTC here.
     zoom = {"xaxis.range[0]": "2026-11-19 00:00:00", "xaxis.range[1]": "2026-11-19 06:00:00"}
     response = call(f"{ids.ASSET_STACKED}.figure", main_inputs(plants[0].asset_id, "1y", plants[0], zoom),
@@ -96,7 +97,7 @@ def test_zooming_fetches_the_raw_detail_of_the_zoomed_range(client, tenants, pla
 
 
 def test_a_relayout_that_is_not_a_zoom_changes_nothing(client, tenants, plants) -> None:  # type: ignore[no-untyped-def]
-    call = logged_in(client, tenants[0])
+    call = dash_as(client, tenants[0])
     response = call(f"{ids.ASSET_STACKED}.figure",
                     main_inputs(plants[0].asset_id, "1d", plants[0], {"autosize": True}),
                     changed=f"{ids.ASSET_STACKED}.relayoutData")
@@ -104,7 +105,7 @@ def test_a_relayout_that_is_not_a_zoom_changes_nothing(client, tenants, plants) 
 
 
 def test_another_suppliers_asset_shows_nothing(client, tenants, plants) -> None:  # type: ignore[no-untyped-def]
-    call = logged_in(client, tenants[0])
+    call = dash_as(client, tenants[0])
     beta = plants[1]
     body = json.dumps(call(f"{ids.ASSET_STACKED}.figure", main_inputs(beta.asset_id, "1d", beta)).get_json())
     assert "not available" in body and "torque" not in body
@@ -113,7 +114,7 @@ def test_another_suppliers_asset_shows_nothing(client, tenants, plants) -> None:
 
 
 def test_live_updates_append_new_readings_as_a_patch(client, tenants, plants, db) -> None:  # type: ignore[no-untyped-def]
-    call = logged_in(client, tenants[0])
+    call = dash_as(client, tenants[0])
     alpha = plants[0]
     first = call(f"{ids.ASSET_STACKED}.figure", main_inputs(alpha.asset_id, "1d", alpha)).get_json()
     view = first["response"][ids.ASSET_VIEW]["data"]
@@ -134,7 +135,7 @@ def test_live_updates_append_new_readings_as_a_patch(client, tenants, plants, db
 
 
 def test_the_visible_data_downloads_as_csv(client, tenants, plants) -> None:  # type: ignore[no-untyped-def]
-    call = logged_in(client, tenants[0])
+    call = dash_as(client, tenants[0])
     alpha = plants[0]
     view = call(f"{ids.ASSET_STACKED}.figure", main_inputs(alpha.asset_id, "1h", alpha)).get_json()["response"][ids.ASSET_VIEW]["data"]
     response = call(f"{ids.ASSET_DOWNLOAD}.data", {f"{ids.ASSET_CSV}.n_clicks": 1, f"{ids.ASSET_VIEW}.data": view})
@@ -176,7 +177,7 @@ def test_the_meter_page_draws_periods_and_the_cumulative_cost(client, db) -> Non
                            prices_include_vat=CAP.prices_include_vat, valid_from=CAP.valid_from, valid_to=CAP.valid_to))
     meter = add_priced_meter(db, alpha.supplier_id, serial="E-1", reads=reads)
     other = add_priced_meter(db, staff.supplier_id, serial="E-2", reads=reads)
-    call = logged_in(client, alpha)
+    call = dash_as(client, alpha)
     figure = call(f"{ids.METER_CHART}.figure", {f"{ids.METER_ID}.data": meter}).get_json()["response"][ids.METER_CHART]["figure"]
     bars = [t for t in figure["data"] if t["type"] == "bar"]
     line = next(t for t in figure["data"] if t["type"] == "scatter")

@@ -14,7 +14,7 @@ from app.db.base import utcnow
 from app.db.models import Alert, Asset, Site
 from app.health import AssetHealth, SiteHealth
 from layouts.board import arrange, site_figure
-from tests.conftest import AuthActions, DashCaller, Tenant
+from tests.conftest import Tenant, dash_as
 
 
 def asset(id: int, name: str, upstream: int | None = None, level: str = "green",
@@ -88,11 +88,6 @@ def test_on_a_phone_the_flow_runs_top_to_bottom() -> None:
 # -- through the Dash endpoint ------------------------------------------------------------
 
 
-def logged_in(client: FlaskClient, tenant: Tenant) -> DashCaller:
-    AuthActions(client).login(*tenant.users["viewer"])
-    return DashCaller(client)
-
-
 def body(response) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
     return response.get_json()["response"]
@@ -129,7 +124,7 @@ def estates(db: Database, tenants: tuple[Tenant, Tenant]) -> tuple[dict[str, int
 
 def test_the_board_draws_only_the_users_own_assets(client, tenants, estates) -> None:  # type: ignore[no-untyped-def]
     mine, _theirs = estates
-    out = body(logged_in(client, tenants[0])("board-sites.children", {"board-width.data": 1280}))
+    out = body(dash_as(client, tenants[0])("board-sites.children", {"board-width.data": 1280}))
     text = json.dumps(out)
     assert "Alpha Boiler" in text and "Beta" not in text
     assert "1 of 2 assets need action now" in text
@@ -151,7 +146,7 @@ def _walk(node: Any):  # type: ignore[no-untyped-def]
 
 
 def test_the_board_says_how_to_get_sites_when_there_are_none(client, tenants) -> None:  # type: ignore[no-untyped-def]
-    text = json.dumps(body(logged_in(client, tenants[0])("board-sites.children", {"board-width.data": 390})))
+    text = json.dumps(body(dash_as(client, tenants[0])("board-sites.children", {"board-width.data": 390})))
     assert "Nothing to draw yet" in text and "administrator adds" in text
 
 
@@ -171,7 +166,7 @@ def click(client: FlaskClient, asset_id: Any, site_id: int):  # type: ignore[no-
 
 def test_clicking_an_asset_opens_its_page(client, tenants, estates) -> None:  # type: ignore[no-untyped-def]
     mine, _theirs = estates
-    logged_in(client, tenants[0])
+    dash_as(client, tenants[0])
     out = body(click(client, mine["Alpha Tank"], mine["site"]))
     assert out["board-location"]["pathname"] == f"/assets/{mine['Alpha Tank']}"
 
@@ -179,7 +174,7 @@ def test_clicking_an_asset_opens_its_page(client, tenants, estates) -> None:  # 
 @pytest.mark.parametrize("forged", ["theirs", "nonsense", None])
 def test_a_forged_click_goes_nowhere(client, tenants, estates, forged) -> None:  # type: ignore[no-untyped-def]
     mine, theirs = estates
-    logged_in(client, tenants[0])
+    dash_as(client, tenants[0])
     asset_id = theirs["Beta Boiler"] if forged == "theirs" else forged
     # no update (nothing for board-location): the browser stays where it is
     assert body(click(client, asset_id, mine["site"])) == {}
@@ -187,7 +182,7 @@ def test_a_forged_click_goes_nowhere(client, tenants, estates, forged) -> None: 
 
 def test_the_overview_lists_assets_by_concern_worst_first_with_links(client, tenants, estates) -> None:  # type: ignore[no-untyped-def]
     mine, _theirs = estates
-    out = body(logged_in(client, tenants[0])("estate-summary.children", {"url.pathname": "/"}))
+    out = body(dash_as(client, tenants[0])("estate-summary.children", {"url.pathname": "/"}))
     text = json.dumps(out, ensure_ascii=False)
     assert "Assets by concern" in text and "Beta" not in text
     assert text.index("Alpha Tank") < text.index("Alpha Boiler")  # the red one first
@@ -197,5 +192,5 @@ def test_the_overview_lists_assets_by_concern_worst_first_with_links(client, ten
 
 
 def test_the_overview_says_how_to_get_sites_when_there_are_none(client, tenants) -> None:  # type: ignore[no-untyped-def]
-    text = json.dumps(body(logged_in(client, tenants[0])("estate-summary.children", {"url.pathname": "/"})))
+    text = json.dumps(body(dash_as(client, tenants[0])("estate-summary.children", {"url.pathname": "/"})))
     assert "No sites yet" in text and "Alpha Energy" in text

@@ -7,12 +7,7 @@ import json
 from sqlalchemy import select
 
 from app.db.models import Job
-from tests.conftest import AuthActions, DashCaller, add_plant
-
-
-def page(client, tenant, role) -> DashCaller:  # type: ignore[no-untyped-def]
-    AuthActions(client).login(*tenant.users[role])
-    return DashCaller(client)
+from tests.conftest import add_plant, dash_as
 
 
 def text_of(response) -> str:  # type: ignore[no-untyped-def]
@@ -25,14 +20,14 @@ def test_the_asset_list_holds_only_the_suppliers_assets(client, tenants, db) -> 
               supplier_id=tenants[0].supplier_id)
     add_plant(db, ["water_temperature"], asset_type="boiler", name="Beta Yard",
               supplier_id=tenants[1].supplier_id)
-    body = text_of(page(client, tenants[0], "viewer")("models-asset.options", {"url.pathname": "/models"}))
+    body = text_of(dash_as(client, tenants[0], "viewer")("models-asset.options", {"url.pathname": "/models"}))
     assert "Alpha Works" in body and "Beta Yard" not in body
 
 
 def test_another_suppliers_asset_shows_nothing(client, tenants, db) -> None:  # type: ignore[no-untyped-def]
     theirs = add_plant(db, ["water_temperature"], asset_type="boiler", name="Beta Yard",
                        supplier_id=tenants[1].supplier_id).asset_id
-    body = text_of(page(client, tenants[0], "admin")("models-versions.children",
+    body = text_of(dash_as(client, tenants[0], "admin")("models-versions.children",
                                                      {"models-asset.value": theirs}))
     assert "This asset is not available." in body
 
@@ -40,7 +35,7 @@ def test_another_suppliers_asset_shows_nothing(client, tenants, db) -> None:  # 
 def test_train_now_queues_one_job_for_an_admin(client, tenants, db) -> None:  # type: ignore[no-untyped-def]
     mine = add_plant(db, ["water_temperature"], asset_type="boiler", name="Alpha Works",
                      supplier_id=tenants[0].supplier_id).asset_id
-    call = page(client, tenants[0], "admin")
+    call = dash_as(client, tenants[0], "admin")
     values = {"models-train.n_clicks": 1, "models-asset.value": mine,
               "models-target.value": "water_temperature", "models-poll.disabled": True}
     first = text_of(call("models-progress.value", values, changed="models-train.n_clicks"))
@@ -57,7 +52,7 @@ def test_train_now_queues_one_job_for_an_admin(client, tenants, db) -> None:  # 
 def test_train_now_is_refused_to_non_admins(client, tenants, db) -> None:  # type: ignore[no-untyped-def]
     mine = add_plant(db, ["water_temperature"], asset_type="boiler", name="Alpha Works",
                      supplier_id=tenants[0].supplier_id).asset_id
-    body = text_of(page(client, tenants[0], "operator")("models-progress.value", {
+    body = text_of(dash_as(client, tenants[0], "operator")("models-progress.value", {
         "models-train.n_clicks": 1, "models-asset.value": mine,
         "models-target.value": "water_temperature"}, changed="models-train.n_clicks"))
     assert "Only admins can start training." in body

@@ -8,13 +8,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app.db import Database
 from app.db.base import utcnow
 from app.db.models import AuditLog, MeterReading
-from tests.conftest import AuthActions, DashCaller, Tenant, add_meter
+from tests.conftest import Tenant, add_meter, dash_as
 
 
 @pytest.fixture
@@ -24,11 +23,6 @@ def meters(db: Database, tenants: tuple[Tenant, Tenant]) -> tuple[int, int]:
     two_days_ago = utcnow() - timedelta(days=2)
     return (add_meter(db, alpha.supplier_id, serial="E-ALPHA-1", previous=(two_days_ago, "1000")),
             add_meter(db, beta.supplier_id, serial="E-BETA-1", previous=(two_days_ago, "5000")))
-
-
-def logged_in(client: FlaskClient, tenant: Tenant, role: str) -> DashCaller:
-    AuthActions(client).login(*tenant.users[role])
-    return DashCaller(client)
 
 
 def text_of(response) -> str:  # type: ignore[no-untyped-def]
@@ -45,7 +39,7 @@ def store_for(meter_id: int) -> dict[str, Any]:
 
 
 def test_the_grid_lists_only_the_logged_in_suppliers_meters(client, tenants, meters) -> None:  # type: ignore[no-untyped-def]
-    call = logged_in(client, tenants[0], "viewer")
+    call = dash_as(client, tenants[0], "viewer")
     response = call("meters-grid.getRowsResponse",
                     {"meters-grid.getRowsRequest": {"startRow": 0, "endRow": 50, "sortModel": [], "filterModel": {}}})
     body = text_of(response)
@@ -54,7 +48,7 @@ def test_the_grid_lists_only_the_logged_in_suppliers_meters(client, tenants, met
 
 
 def test_a_forged_modal_open_for_another_suppliers_meter_shows_nothing(client, tenants, meters) -> None:  # type: ignore[no-untyped-def]
-    call = logged_in(client, tenants[0], "operator")
+    call = dash_as(client, tenants[0], "operator")
     forged = [{"id": str(meters[1]), "serial": "E-ALPHA-1"}]
     response = call("reading-modal.is_open", {"meters-enter-reading.n_clicks": 1,
                                                "meters-grid.selectedRows": forged},
@@ -65,7 +59,7 @@ def test_a_forged_modal_open_for_another_suppliers_meter_shows_nothing(client, t
 
 
 def test_a_forged_preview_for_another_suppliers_meter_reveals_none_of_its_data(client, tenants, meters) -> None:  # type: ignore[no-untyped-def]
-    call = logged_in(client, tenants[0], "operator")
+    call = dash_as(client, tenants[0], "operator")
     response = call("reading-preview.children", {"reading-value.value": "5100",
                                                   "reading-store.data": store_for(meters[1])})
     body = text_of(response)
@@ -74,7 +68,7 @@ def test_a_forged_preview_for_another_suppliers_meter_reveals_none_of_its_data(c
 
 
 def test_the_preview_prices_the_reading_as_it_is_typed(client, tenants, meters) -> None:  # type: ignore[no-untyped-def]
-    call = logged_in(client, tenants[0], "operator")
+    call = dash_as(client, tenants[0], "operator")
     response = call("reading-preview.children", {"reading-value.value": "1010",
                                                   "reading-store.data": store_for(meters[0])})
     body = text_of(response)
@@ -83,7 +77,7 @@ def test_the_preview_prices_the_reading_as_it_is_typed(client, tenants, meters) 
 
 
 def test_a_viewers_forged_save_changes_nothing(client, tenants, meters, db) -> None:  # type: ignore[no-untyped-def]
-    call = logged_in(client, tenants[0], "viewer")
+    call = dash_as(client, tenants[0], "viewer")
     before = readings(db)
     response = call("reading-result.children", {"reading-save.n_clicks": 1, "reading-value.value": "1010",
                                                  "reading-store.data": store_for(meters[0])})
@@ -92,7 +86,7 @@ def test_a_viewers_forged_save_changes_nothing(client, tenants, meters, db) -> N
 
 
 def test_a_forged_save_to_another_suppliers_meter_changes_nothing(client, tenants, meters, db) -> None:  # type: ignore[no-untyped-def]
-    call = logged_in(client, tenants[0], "admin")
+    call = dash_as(client, tenants[0], "admin")
     before = readings(db)
     response = call("reading-result.children", {"reading-save.n_clicks": 1, "reading-value.value": "5100",
                                                  "reading-store.data": store_for(meters[1])})
@@ -101,7 +95,7 @@ def test_a_forged_save_to_another_suppliers_meter_changes_nothing(client, tenant
 
 
 def test_an_operators_save_is_stored_once_even_when_sent_twice(client, tenants, meters, db) -> None:  # type: ignore[no-untyped-def]
-    call = logged_in(client, tenants[0], "operator")
+    call = dash_as(client, tenants[0], "operator")
     values = {"reading-save.n_clicks": 1, "reading-value.value": "1010",
               "reading-store.data": store_for(meters[0]), "meters-saved.data": 0}
     first, second = call("reading-result.children", values), call("reading-result.children", values)
@@ -116,7 +110,7 @@ def test_an_operators_save_is_stored_once_even_when_sent_twice(client, tenants, 
 
 @pytest.mark.parametrize("value", ["", "abc", "-1", "NaN", "1e9", "9999999", "1000.12345"])
 def test_each_refused_value_leaves_the_readings_table_unchanged(client, tenants, meters, db, value) -> None:  # type: ignore[no-untyped-def]
-    call = logged_in(client, tenants[0], "operator")
+    call = dash_as(client, tenants[0], "operator")
     before = readings(db)
     response = call("reading-result.children", {"reading-save.n_clicks": 1, "reading-value.value": value,
                                                  "reading-store.data": store_for(meters[0])})
