@@ -220,15 +220,3 @@ def supplier_totals(session: Session, supplier_id: int, now: datetime) -> Suppli
         )
     )
     return SupplierTotals(int(meters), Decimal(total or 0), Decimal(period or 0))
-
-
-def meter_history(session: Session, supplier_id: int, meter_id: int, now: datetime):  # -> CostSummary
-    """Every reading of one of the supplier's meters up to ``now``, priced as stored (the same
-    figures the cost-summary emails use). :class:`~app.mail.summaries.SummaryNotFound` for a
-    meter of another supplier."""
-    from datetime import timezone
-
-    from app.mail.summaries import Period, build_summary
-
-    since = datetime(1970, 1, 1, tzinfo=timezone.utc)
-    return build_summary(session, supplier_id, "meter", meter_id, Period(since, now, "all time", "all"))

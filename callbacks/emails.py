@@ -14,8 +14,8 @@ from flask_login import current_user
 from app.db.base import utcnow
 from app.mail.delivery import counts, recent
 from app.mail.requests import Requested, request_summary
-from app.mail.summaries import SummaryNotFound
 from app.queue import QueueUnavailable
+from app.summaries import SummaryNotFound
 from app.web.context import db_session, twin
 from callbacks.formatting import when
 from layouts import emails as page

@@ -10,8 +10,7 @@ from dash import Input, Output
 from flask_login import current_user
 
 from app.db.base import utcnow
-from app.mail.summaries import SummaryNotFound
-from app.meters import meter_history
+from app.summaries import SummaryNotFound, meter_history
 from app.tariffs import LONDON, to_pence
 from app.web.context import db_session
 from callbacks.formatting import pounds, quantity, when

@@ -22,9 +22,9 @@ from app.db.migrate import upgrade
 from app.db.models import Alert, EmailLog, MeterReading, User
 from app.mail.delivery import deliver
 from app.mail.requests import queue_alert_emails, queue_monthly_summaries, request_summary
-from app.mail.summaries import SummaryNotFound
 from app.meters import meters_page, supplier_totals
 from app.readings import open_period_start, save_reading
+from app.summaries import SummaryNotFound
 from app.tariffs import format_pounds, to_pence
 from settings import Settings
 from tests.billing_data import add_priced_meter

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.db.models import Alert, Asset, EmailLog, Sensor, Site
 from app.mail.render import AlertView, Envelope, alert_message, summary_message
-from app.mail.summaries import Period, build_summary
+from app.summaries import Period, build_summary
 from settings import Settings
 
 SUMMARY_KINDS = ("summary.meter", "summary.account", "summary.monthly")

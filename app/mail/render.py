@@ -20,7 +20,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from app.mail.summaries import CostSummary
+from app.summaries import CostSummary
 from app.tariffs import LONDON, format_pounds, to_pence
 
 CHART_CID = "consumption-chart"

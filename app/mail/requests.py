@@ -21,7 +21,7 @@ from app.db.models import Alert, Asset, Meter, Site, Supplier
 from app.mail.compose import alert_views
 from app.mail.delivery import create_entry, idempotency_key
 from app.mail.render import alert_subject, summary_subject
-from app.mail.summaries import CostSummary, SummaryNotFound, build_summary, last_month, period_named
+from app.summaries import CostSummary, SummaryNotFound, build_summary, last_month, period_named
 from settings import Settings
 
 log = logging.getLogger(__name__)
