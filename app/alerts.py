@@ -66,23 +66,42 @@ class SiteCount:
         return self.critical + self.warning
 
 
-def _rows(session: Session, supplier_id: int, *conditions: Any, limit: int) -> list[AlertRow]:
+def _query(supplier_id: int, *conditions: Any) -> Any:
     acknowledger = aliased(User)
-    query = (
+    return (
         select(Alert, Site.name, Asset.name, Sensor.name, acknowledger.name)
         .join(Asset, Asset.id == Alert.asset_id)
         .join(Site, Site.id == Asset.site_id)
         .outerjoin(Sensor, Sensor.id == Alert.sensor_id)
         .outerjoin(acknowledger, acknowledger.id == Alert.acknowledged_by_id)
         .where(Site.supplier_id == supplier_id, *conditions)
-        .order_by(STATUS_ORDER, SEVERITY_ORDER, Alert.started_at.desc(), Alert.id.desc())
-        .limit(limit)
     )
+
+
+def _rows(session: Session, supplier_id: int, *conditions: Any, limit: int,
+          offset: int = 0) -> list[AlertRow]:
+    query = (_query(supplier_id, *conditions)
+             .order_by(STATUS_ORDER, SEVERITY_ORDER, Alert.started_at.desc(), Alert.id.desc())
+             .offset(offset).limit(limit))
     return [
         AlertRow(a.id, site, a.asset_id, asset, sensor, a.kind, a.severity, a.classification,
-                 a.message, a.status, a.started_at, a.ended_at, who, a.acknowledged_at, a.ack_comment)
+                 a.message, a.status, a.started_at, a.ended_at, who or a.acknowledged_via,
+                 a.acknowledged_at, a.ack_comment)
         for a, site, asset, sensor, who in session.execute(query).all()
     ]
+
+
+def page_alerts(session: Session, supplier_id: int, *, offset: int, limit: int,
+                status: str | None = None, asset_id: int | None = None,
+                site_id: int | None = None) -> tuple[list[AlertRow], int]:
+    """A page of the supplier's alerts in :func:`list_alerts` order, and how many match."""
+    conditions = [condition for condition in (
+        Alert.status == status if status else None,
+        Alert.asset_id == asset_id if asset_id is not None else None,
+        Site.id == site_id if site_id is not None else None) if condition is not None]
+    total = session.scalar(select(func.count()).select_from(_query(supplier_id, *conditions)
+                                                             .subquery())) or 0
+    return _rows(session, supplier_id, *conditions, limit=limit, offset=offset), total
 
 
 def list_alerts(session: Session, supplier_id: int, *, open_only: bool = False,
@@ -121,10 +140,11 @@ def open_counts(session: Session, supplier_id: int) -> list[SiteCount]:
     return sorted(counts, key=lambda s: (-s.critical, -s.warning, s.site))
 
 
-def acknowledge(session: Session, *, supplier_id: int, user_id: int, role: str, alert_id: int,
-                comment: str, now: datetime, ip: str | None = None) -> Alert:
-    """Mark an open alert acknowledged by the user, with their comment, and audit it, in the
-    caller's transaction. Operators and admins only (``PermissionError`` for a viewer);
+def acknowledge(session: Session, *, supplier_id: int, user_id: int | None, role: str,
+                alert_id: int, comment: str, now: datetime, ip: str | None = None,
+                via: str | None = None) -> Alert:
+    """Mark an open alert acknowledged by the user (or, with no user, by ``via``: an API
+    token), with their comment, and audit it, in the caller's transaction. Operators and admins only (``PermissionError`` for a viewer);
     :class:`AlertNotFound` for an alert of another supplier; :class:`AcknowledgeRefused` for
     an empty comment or an alert already acknowledged or closed."""
     if role not in ("operator", "admin"):
@@ -143,8 +163,8 @@ def acknowledge(session: Session, *, supplier_id: int, user_id: int, role: str, 
     # Conditional, so two people acknowledging at once cannot both succeed.
     changed = session.execute(
         update(Alert).where(Alert.id == alert.id, Alert.status == "open")
-        .values(status="acknowledged", acknowledged_by_id=user_id, acknowledged_at=now,
-                ack_comment=text)
+        .values(status="acknowledged", acknowledged_by_id=user_id, acknowledged_via=via,
+                acknowledged_at=now, ack_comment=text)
         .execution_options(synchronize_session=False)
     ).rowcount
     session.refresh(alert)
@@ -152,5 +172,6 @@ def acknowledge(session: Session, *, supplier_id: int, user_id: int, role: str, 
         raise AcknowledgeRefused(f"This alert is already {alert.status}.")
     audit.record(session, "alert.acknowledged", supplier_id=supplier_id, user_id=user_id,
                  entity="alert", entity_id=alert.id, old={"status": "open"},
-                 new={"status": "acknowledged", "comment": text}, ip=ip)
+                 new={"status": "acknowledged", "comment": text, **({"via": via} if via else {})},
+                 ip=ip)
     return alert

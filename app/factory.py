@@ -8,6 +8,7 @@ from typing import Any
 import dash
 from flask import Flask
 
+from app import api
 from app.db import Database
 from app.queue import TaskQueue
 from app.web import auth, emails, errors, health
@@ -26,12 +27,14 @@ def build_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         raise TypeError("pass either settings or overrides, not both")
     server = Flask(__name__)
     configure_server(server, settings)
-    init_context(server, TwinContext(settings, Database(settings), TaskQueue(settings)))
+    context = TwinContext(settings, Database(settings), TaskQueue(settings))
+    init_context(server, context)
     auth.init_app(server)
     server.register_blueprint(health.bp)
     server.register_blueprint(emails.bp)
     errors.init_app(server)
     register_dash(server)
+    api.mount(server, api.create_api(context))
     return server
 
 

@@ -280,6 +280,20 @@ class WhatIfSettings(_Section):
     gas_p_per_kwh: Decimal = Field(Decimal("6.24"), ge=0)
 
 
+class ApiSettings(_Section):
+    """The REST API under /api/v1: body size limit (413 above it), the per-token rate limit (a
+    Flask-Limiter string such as ``"600 per minute"``; 429 above it) and where its counters
+    live (``memory://`` for one web process, a ``redis://`` URL when several share the load),
+    how far in the future a device's clock may run, and the longest simulation a request may
+    run. Batch and page sizes are part of the API's contract, in its schemas, not settings."""
+
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    rate_limit: str = "1200 per minute"
+    rate_limit_storage: str = "memory://"
+    max_future_s: int = Field(300, ge=0)
+    max_simulation_hours: float = Field(24.0 * 7, gt=0)
+
+
 class Settings(_Section):
     """The validated settings of one process. Immutable; build a new one to change it."""
 
@@ -302,6 +316,7 @@ class Settings(_Section):
     demo_data: DemoDataSettings = DemoDataSettings()
     metrics: MetricsSettings = MetricsSettings()
     whatif: WhatIfSettings = WhatIfSettings()
+    api: ApiSettings = ApiSettings()
 
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
 

@@ -14,13 +14,14 @@ from app.db.models.analytics import (
 from app.db.models.billing import FUELS, READING_KINDS, Customer, Meter, MeterReading, Tariff
 from app.db.models.operations import Alert, AuditLog, EmailLog, WorkerHeartbeat
 from app.db.models.plant import Asset, Sensor, SensorReading, SensorRollup, Site
-from app.db.models.tenancy import ROLES, Supplier, User
+from app.db.models.tenancy import ROLES, ApiToken, Supplier, User
 
 __all__ = [
     "FUELS",
     "READING_KINDS",
     "ROLES",
     "Alert",
+    "ApiToken",
     "Asset",
     "AuditLog",
     "Calculation",

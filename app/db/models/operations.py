@@ -29,6 +29,8 @@ class Alert(Base):
     message: Mapped[str] = mapped_column(String(1000))
     status: Mapped[str] = mapped_column(String(16), default="open")
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Who acknowledged it when no person did: "API token 'SCADA bridge'".
+    acknowledged_via: Mapped[str | None] = mapped_column(String(120))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ack_comment: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

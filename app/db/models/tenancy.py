@@ -1,4 +1,4 @@
-"""Suppliers and the staff who log in for them."""
+"""Suppliers, the staff who log in for them, and the API tokens their devices use."""
 
 from __future__ import annotations
 
@@ -44,3 +44,24 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     supplier: Mapped[Supplier] = relationship(back_populates="users")
+
+
+class ApiToken(Base):
+    """A bearer token for the REST API, scoped to one supplier. Only a SHA-256 of the token is
+    stored (tokens are 256-bit random, so a fast hash is as safe as a slow one and costs
+    nothing per request); ``prefix`` is its first characters, to tell tokens apart."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (CheckConstraint("scope IN ('read', 'write')", name="scope"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(String(8))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

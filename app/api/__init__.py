@@ -1,0 +1,94 @@
+"""The REST API under /api/v1: an APIFlask app of its own, mounted beside the portal.
+
+APIFlask builds the OpenAPI document (``/api/v1/openapi.json``) and the Swagger UI page
+(``/api/v1/docs``) from the views' pydantic schemas, so the document is the code. It is a
+separate WSGI app, mounted with werkzeug's ``DispatcherMiddleware`` (Flask's "application
+dispatching" pattern), because the API and the portal differ in everything around the views:
+bearer tokens instead of the session cookie, JSON errors everywhere, its own body limit and
+rate limit, and a document that lists only the API. Both share one :class:`TwinContext`: the
+same settings, database pools and task queue.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import flask_swagger_ui
+from apiflask import APIFlask, HTTPError
+from flask import Flask, send_from_directory
+from sqlalchemy.exc import OperationalError
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+from app.api import errors, security, views
+from app.web.context import TwinContext
+from app.web.context import init_app as init_context
+
+PREFIX = "/api/v1"
+VERSION = "1.0.0"
+# Swagger UI 5 (OpenAPI 3.1) as flask-swagger-ui packages it: served from here, so the docs page
+# needs no CDN, like the portal.
+SWAGGER_DIST = Path(flask_swagger_ui.__file__).parent / "dist"
+DESCRIPTION = """\
+Energy Twin for devices and integrations: send sensor and meter readings, read assets, meters,
+sensor history, metrics and alerts, run an asset's simulator.
+
+* **Authentication**: `Authorization: Bearer twin_…`, a token an admin creates on the portal's
+  Administration page. A token belongs to one supplier and sees only its estate. Scope `read`
+  may call every GET (and simulations that store nothing); `write` may also post and acknowledge.
+* **Errors** are JSON: `{"code", "message", "errors": [{"field", "row", "code", "message"}]}`.
+  400 malformed JSON, 401 no or a revoked token, 403 scope, 404 not found (or another
+  supplier's), 409 conflict, 413 body over the limit, 422 validation, 429 rate limit per token
+  (see `Retry-After`).
+* **Lists** are paged: `page` (from 1) and `per_page`; sensor readings by time (`next_start`).
+* **Times** are ISO 8601 with an offset; answers are in UTC.
+"""
+
+
+def create_api(context: TwinContext) -> APIFlask:
+    api = APIFlask(__name__, title="Energy Twin API", version=VERSION,
+                   spec_path="/openapi.json", docs_path="/docs", docs_ui="swagger-ui")
+    api.config.update(
+        MAX_CONTENT_LENGTH=context.settings.api.max_body_bytes,
+        DESCRIPTION=DESCRIPTION,
+        HTTP_ERROR_SCHEMA=errors.ERROR_SCHEMA,
+        VALIDATION_ERROR_SCHEMA=errors.ERROR_SCHEMA,
+        VALIDATION_ERROR_DESCRIPTION="Validation error: the fields are named in `errors`",
+        SERVERS=[{"url": PREFIX, "description": "this server"}],
+        AUTO_SERVERS=False,
+        SWAGGER_UI_BUNDLE_JS=f"{PREFIX}/_docs/swagger-ui-bundle.js",
+        SWAGGER_UI_STANDALONE_PRESET_JS=f"{PREFIX}/_docs/swagger-ui-standalone-preset.js",
+        SWAGGER_UI_CSS=f"{PREFIX}/_docs/swagger-ui.css",
+        DOCS_FAVICON=f"{PREFIX}/_docs/favicon-32x32.png",
+        SWAGGER_UI_CONFIG={"persistAuthorization": False},
+        JSON_SORT_KEYS=False,
+    )
+    api.json.sort_keys = False
+    init_context(api, context)
+    api.error_processor(errors.process)
+    security.auth.error_processor(errors.process)
+    # Identify the token before the rate limiter runs (it counts per token): registered first.
+    api.before_request(security.identify_request)
+    # After-request hooks run in reverse order: this one runs after the limiter adds its headers.
+    api.after_request(security.retry_after_only_when_limited)
+    security.make_limiter(context.settings.api.rate_limit,
+                          context.settings.api.rate_limit_storage).init_app(api)
+    api.register_blueprint(views.bp)
+
+    @api.get("/_docs/<path:filename>")
+    @api.doc(hide=True)
+    def docs_static(filename: str):  # type: ignore[no-untyped-def]
+        return send_from_directory(SWAGGER_DIST, filename, max_age=86400)
+
+    @api.errorhandler(OperationalError)
+    def database_down(exc: OperationalError):  # type: ignore[no-untyped-def]
+        api.logger.error("database error on the API: %s", exc.orig)
+        return errors.process(HTTPError(503, "The database is not answering; try again shortly.",
+                                        extra_data={"code": "database_unavailable"}))
+
+    return api
+
+
+def mount(server: Flask, api: APIFlask) -> None:
+    """Serve ``api`` under /api/v1 of the portal's server (same host, port and process)."""
+    server.wsgi_app = DispatcherMiddleware(server.wsgi_app, {PREFIX: api.wsgi_app})  # type: ignore[method-assign]
+    server.extensions["twin_api"] = api

@@ -1,0 +1,364 @@
+"""The API's request and response bodies, as pydantic models: they validate what comes in and
+are the schemas of the OpenAPI document, so the two cannot disagree.
+
+Limits here (batch and page sizes, text lengths, the range of times) are part of the API's
+contract and appear in the document; a request outside them is a 422 naming the field.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+from typing_extensions import TypedDict
+
+MAX_BATCH_ROWS = 10_000
+MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 50
+MAX_RANGE_ROWS = 10_000
+MAX_POINTS = 10_000
+MAX_ID = 2**63 - 1  # the largest id every database's BIGINT holds
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
+# Printable text: control characters (NUL above all: PostgreSQL refuses it) are not accepted.
+PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+
+def _in_range(moment: datetime) -> datetime:
+    try:
+        utc = moment.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00
+        raise ValueError("the time is outside 1970-01-01 to 2100-01-01 (UTC)") from None
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError("the time is outside 1970-01-01 to 2100-01-01 (UTC)")
+    return utc
+
+
+#: A moment in time: ISO 8601 with a UTC offset ("2026-11-21T09:30:00Z"), kept in UTC.
+Moment = Annotated[AwareDatetime, AfterValidator(_in_range)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+StrictId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+
+
+def text(max_length: int, min_length: int = 0) -> Any:
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length,
+                                            pattern=PRINTABLE)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- paging -----------------------------------------------------------------------------------
+
+
+class PageQuery(BaseModel):
+    page: int = Field(1, ge=1, le=1_000_000, description="Page number, from 1.")
+    per_page: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Items a page.")
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+
+Item = TypeVar("Item")
+
+
+class Page(BaseModel, Generic[Item]):
+    items: list[Item]
+    page: int
+    per_page: int
+    total: int = Field(description="Items matching, on all pages.")
+    pages: int = Field(description="Number of pages.")
+
+    @classmethod
+    def of(cls, items: list[Any], query: PageQuery, total: int) -> dict[str, Any]:
+        return {"items": items, "page": query.page, "per_page": query.per_page, "total": total,
+                "pages": -(-total // query.per_page)}
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="The field, as a dotted path: readings.12.ts, per_page, value.")
+    row: int | None = Field(None, description="For a batch: the row's index, from 0.")
+    code: str
+    message: str
+
+
+class Error(BaseModel):
+    code: str = Field(description="Machine-readable: validation_error, not_found, rate_limited…")
+    message: str = Field(description="What went wrong, naming the field where there is one.")
+    errors: list[FieldError] = Field(default_factory=list)
+    total_errors: int | None = Field(None, description="When more errors were found than listed.")
+
+
+# -- sensors and assets -----------------------------------------------------------------------
+
+
+class SensorReadingIn(TypedDict):
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    sensor_id: StrictId
+    ts: Moment
+    value: Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+
+class SensorBatchIn(_In):
+    readings: Annotated[list[SensorReadingIn], Field(min_length=1, max_length=MAX_BATCH_ROWS)]
+
+
+class SensorBatchOut(BaseModel):
+    stored: int = Field(description="Readings stored; a re-sent reading replaces the stored value.")
+    sensors: int
+    first_ts: datetime
+    last_ts: datetime
+
+
+class SensorOut(BaseModel):
+    id: int
+    name: str
+    unit: str
+    normal_min: float | None
+    normal_max: float | None
+
+
+class AssetOut(BaseModel):
+    id: int
+    name: str
+    asset_type: str
+    site_id: int
+    site: str
+    upstream_id: int | None
+    parameters: dict[str, Any]
+    sensors: list[SensorOut]
+
+
+class AssetQuery(PageQuery):
+    site_id: Id | None = None
+    asset_type: text(32) | None = None  # type: ignore[valid-type]
+
+
+class LatestOut(BaseModel):
+    sensor_id: int
+    name: str
+    unit: str
+    ts: datetime | None
+    value: float | None
+
+
+class RangeQuery(_In):
+    start: Moment
+    end: Moment
+    max_points: int | None = Field(None, ge=2, le=MAX_POINTS, description=(
+        "Downsample to at most this many points (MinMaxLTTB, hourly min/max for long ranges): "
+        "one page, no next_start. Without it, the stored readings, a page at a time."))
+    limit: int = Field(1000, ge=1, le=MAX_RANGE_ROWS, description="Readings a page (raw).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RangeQuery:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class PointOut(BaseModel):
+    ts: datetime
+    value: float
+
+
+class RangeOut(BaseModel):
+    sensor_id: int
+    start: datetime
+    end: datetime
+    resolution: Literal["raw", "hour"]
+    downsampled: bool
+    items: list[PointOut]
+    next_start: datetime | None = Field(description="Ask again with start=next_start for more.")
+
+
+class MetricsQuery(_In):
+    start: Moment
+    end: Moment
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MetricsQuery:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class MetricOut(BaseModel):
+    key: str
+    name: str
+    value: float | None
+    unit: str
+    formula: str
+    band: str | None
+    detail: str
+
+
+class MetricsOut(BaseModel):
+    asset_id: int
+    start: datetime
+    end: datetime
+    shortened: bool = Field(description="The range was longer than allowed: its newest days only.")
+    readings: int
+    alert_episodes: int
+    metrics: list[MetricOut]
+
+
+class FaultIn(_In):
+    kind: Literal["leak", "stuck_sensor", "drift", "spike", "overuse"]
+    start: Moment
+    end: Moment
+    sensor: text(64) | None = None  # type: ignore[valid-type]
+    magnitude: float = Field(1.0, allow_inf_nan=False, ge=-1e6, le=1e6)
+
+
+class SimulationIn(_In):
+    start: Moment
+    end: Moment
+    interval_s: int = Field(60, ge=1, le=3600)
+    seed: int | None = Field(None, ge=0, le=2**32 - 1)
+    faults: Annotated[list[FaultIn], Field(max_length=20)] = []
+    resume: bool = Field(True, description="Start from the asset's stored readings before start.")
+    store: bool = Field(False, description="Write the simulated readings into the history "
+                                           "(needs a write token).")
+    max_points: int = Field(500, ge=2, le=MAX_POINTS, description="Points returned per sensor.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SimulationIn:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class SimulatedSensor(BaseModel):
+    name: str
+    min: float | None
+    max: float | None
+    mean: float | None
+    last: float | None
+    values: list[float | None]
+
+
+class SimulationOut(BaseModel):
+    asset_id: int
+    start: datetime
+    end: datetime
+    interval_s: int
+    rows: int
+    stored: int
+    ts: list[datetime]
+    sensors: list[SimulatedSensor]
+    faults: list[dict[str, Any]]
+
+
+# -- meters -----------------------------------------------------------------------------------
+
+
+class MeterOut(BaseModel):
+    id: int
+    serial: str
+    customer: str
+    account: str
+    address: str
+    fuel: str
+    tariff: str
+    last_value: Decimal | None
+    last_read_at: datetime | None
+    last_kind: str | None
+    cost_to_date_p: Decimal = Field(description="Exact pence, VAT included.")
+
+
+class MeterReadingIn(_In):
+    value: Annotated[str, StringConstraints(min_length=1, max_length=32)] | Annotated[
+        float, Field(strict=True, allow_inf_nan=False, ge=0)] = Field(
+        description="The register as read: digits with at most 3 decimals, e.g. \"012345\".")
+    read_at: Moment
+    kind: Literal["actual", "estimated"] = "actual"
+    reason: text(500) | None = Field(None, description=(  # type: ignore[valid-type]
+        "Needed when the reading raises a warning (lower than the previous one, no advance, "
+        "a high advance): the same rule as the portal's modal."))
+    lower_means: Literal["correction", "rollover"] = "correction"
+
+
+class MeterReadingOut(BaseModel):
+    id: int
+    meter_id: int
+    read_at: datetime
+    value: Decimal
+    kind: str
+    source: str
+    flags: list[str]
+    advance: Decimal | None
+    kwh: Decimal | None
+    days: int | None
+    total_p: Decimal | None
+    duplicate: bool = Field(False, description="The same reading was already stored; nothing new.")
+
+
+# -- alerts -----------------------------------------------------------------------------------
+
+
+class AlertQuery(PageQuery):
+    status: Literal["open", "acknowledged", "closed"] | None = None
+    asset_id: Id | None = None
+    site_id: Id | None = None
+
+
+class AlertOut(BaseModel):
+    id: int
+    site: str
+    asset_id: int
+    asset: str
+    sensor: str | None
+    kind: str
+    severity: str
+    classification: str
+    message: str
+    status: str
+    started_at: datetime
+    ended_at: datetime | None
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    ack_comment: str | None
+
+
+class AcknowledgeIn(_In):
+    comment: text(1000, min_length=1)  # type: ignore[valid-type]
+
+
+# -- the pages, named (a generic's name, "Page[AssetOut]", is not a valid OpenAPI component) ----
+
+
+class AssetPage(Page[AssetOut]):
+    pass
+
+
+class LatestPage(Page[LatestOut]):
+    pass
+
+
+class MeterPage(Page[MeterOut]):
+    pass
+
+
+class MeterReadingPage(Page[MeterReadingOut]):
+    pass
+
+
+class AlertPage(Page[AlertOut]):
+    pass
