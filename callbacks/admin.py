@@ -6,7 +6,7 @@ import secrets
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, html, no_update
+from dash import ALL, Input, Output, State, dcc, html, no_update
 from flask import request
 from flask_login import current_user
 
@@ -18,6 +18,7 @@ from app.accounts import (
     set_billing_email,
     update_user,
 )
+from app.api_tokens import TokenError, create_token, list_tokens, revoke_token
 from app.tariff_book import list_tariffs
 from app.web.context import db_session
 from callbacks.formatting import when
@@ -134,6 +135,74 @@ def register(app: dash.Dash) -> None:
              html.Div(["Temporary password, shown only now: ", html.Code(password, id="new-password")])],
             color="success",
         ), (changed or 0) + 1
+
+    @app.callback(
+        Output(ids.ADMIN_TOKENS, "children"),
+        Input(ids.URL, "pathname"),
+        Input(ids.ADMIN_CHANGED, "data"),
+    )
+    def fill_tokens(_pathname: str, _changed: int):  # type: ignore[no-untyped-def]
+        if not _is_admin():
+            return None
+        rows = [(t.id, t.active, (t.name, t.scope.title(), f"{t.prefix}…", t.created_by or "—",
+                                  when(t.created_at), when(t.last_used_at, "never"),
+                                  "Active" if t.active else f"Revoked {when(t.revoked_at)}"))
+                for t in list_tokens(db_session(), current_user.supplier_id)]
+        return page.tokens_table(rows)
+
+    @app.callback(
+        Output(ids.ADMIN_TOKEN_RESULT, "children"),
+        Output(ids.ADMIN_CHANGED, "data", allow_duplicate=True),
+        Output(ids.ADMIN_TOKEN_NAME, "value"),
+        Input(ids.ADMIN_TOKEN_CREATE, "n_clicks"),
+        State(ids.ADMIN_TOKEN_NAME, "value"),
+        State(ids.ADMIN_TOKEN_SCOPE, "value"),
+        State(ids.ADMIN_CHANGED, "data"),
+        prevent_initial_call=True,
+    )
+    def create_api_token(_clicks, name, scope, changed):  # type: ignore[no-untyped-def]
+        if not _is_admin():
+            return _refused(), no_update, no_update
+        session = db_session()
+        try:
+            summary, plain = create_token(session, supplier_id=current_user.supplier_id,
+                                          actor_id=current_user.id, name=name or "",
+                                          scope=scope or "", ip=request.remote_addr)
+            session.commit()
+        except TokenError as exc:
+            session.rollback()
+            return dbc.Alert(f"Not created: {exc}", color="danger"), no_update, no_update
+        return dbc.Alert(
+            [html.Div(f"Made “{summary.name}” ({summary.scope}). Copy the token now: it is shown "
+                      "only this once and is not stored."),
+             html.Div([html.Code(plain, id="new-api-token", className="user-select-all"),
+                       dcc.Clipboard(target_id="new-api-token", className="d-inline ms-2",
+                                     title="Copy")], className="mt-1")],
+            color="success",
+        ), (changed or 0) + 1, ""
+
+    @app.callback(
+        Output(ids.ADMIN_TOKEN_RESULT, "children", allow_duplicate=True),
+        Output(ids.ADMIN_CHANGED, "data", allow_duplicate=True),
+        Input({"type": ids.ADMIN_TOKEN_REVOKE, "index": ALL}, "submit_n_clicks"),
+        State(ids.ADMIN_CHANGED, "data"),
+        prevent_initial_call=True,
+    )
+    def revoke(clicks, changed):  # type: ignore[no-untyped-def]
+        trigger = dash.ctx.triggered_id
+        if not _is_admin():
+            return _refused(), no_update
+        if not isinstance(trigger, dict) or not any(clicks or []):
+            return no_update, no_update
+        session = db_session()
+        try:
+            revoke_token(session, supplier_id=current_user.supplier_id, actor_id=current_user.id,
+                         token_id=int(trigger["index"]), ip=request.remote_addr)
+            session.commit()
+        except TokenError as exc:
+            session.rollback()
+            return dbc.Alert(f"Not revoked: {exc}", color="danger"), no_update
+        return dbc.Alert("Revoked: the token no longer works.", color="success"), (changed or 0) + 1
 
     @app.callback(
         Output(ids.ADMIN_BILLING_RESULT, "children"),

@@ -1,4 +1,5 @@
-"""The admin page: the supplier's staff and their roles, the billing contact, the tariff book.
+"""The admin page: the supplier's staff and their roles, API tokens, the billing contact, the
+tariff book, and the way to the file import.
 
 Components only; ``callbacks.admin`` fills them, for admins only.
 """
@@ -71,6 +72,20 @@ def admin_sections() -> list[object]:
             ],
             className="shadow-sm mb-3",
         ),
+        tokens_card(),
+        dbc.Card(
+            [
+                dbc.CardHeader(html.Strong("Import readings"), className="bg-white"),
+                dbc.CardBody([
+                    html.P("Load sensor or meter readings from a CSV file: map its columns, "
+                           "check every row, see the refused ones by line number.",
+                           className="small text-muted mb-2"),
+                    dbc.Button("Import a file…", href="/admin/import", color="primary",
+                               outline=True, size="sm"),
+                ]),
+            ],
+            className="shadow-sm mb-3",
+        ),
         dbc.Card(
             [
                 dbc.CardHeader(html.Strong("Billing contact"), className="bg-white"),
@@ -98,6 +113,62 @@ def admin_sections() -> list[object]:
             className="shadow-sm mb-3",
         ),
     ]
+
+
+SCOPE_OPTIONS = [
+    {"label": "Read: assets, meters, readings, alerts, metrics", "value": "read"},
+    {"label": "Write: also send readings and acknowledge alerts", "value": "write"},
+]
+
+
+def tokens_card() -> dbc.Card:
+    return dbc.Card(
+        [
+            dbc.CardHeader(html.Strong("API tokens"), className="bg-white"),
+            dbc.CardBody(
+                [
+                    html.P(["Devices and other systems use the ", html.A("REST API", href="/api/v1/docs",
+                                                                        target="_blank"),
+                            " with a bearer token. A token sees only this supplier's estate; "
+                            "it is shown once, when it is made, and can be revoked at any time."],
+                           className="small text-muted"),
+                    html.Div(id=ids.ADMIN_TOKENS),
+                    html.H2("Make a token", className="h6 mt-3"),
+                    dbc.Row(
+                        [
+                            dbc.Col(dbc.Input(id=ids.ADMIN_TOKEN_NAME, maxLength=100,
+                                              placeholder="Who uses it, e.g. Site A gateway"), md=5),
+                            dbc.Col(dbc.Select(id=ids.ADMIN_TOKEN_SCOPE, options=SCOPE_OPTIONS,
+                                               value="read"), md=5),
+                            dbc.Col(dbc.Button("Create", id=ids.ADMIN_TOKEN_CREATE, color="primary"), md=2),
+                        ],
+                        className="g-2",
+                    ),
+                    html.Div(id=ids.ADMIN_TOKEN_RESULT, className="mt-2"),
+                ]
+            ),
+        ],
+        className="shadow-sm mb-3",
+    )
+
+
+def tokens_table(rows: list[tuple[int, bool, tuple[str, ...]]]) -> dbc.Table | html.P:
+    """(token id, active, cells) per token; active tokens get a Revoke button with a confirm."""
+    if not rows:
+        return html.P("No tokens yet.", className="small text-muted mb-0")
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Name", "Scope", "Token", "Made by", "Made",
+                                                       "Last used", "Status", "")]))
+    body = []
+    for token_id, active, cells in rows:
+        action = dcc.ConfirmDialogProvider(
+            dbc.Button("Revoke", color="danger", outline=True, size="sm"),
+            id={"type": ids.ADMIN_TOKEN_REVOKE, "index": token_id},
+            message=f"Revoke the token “{cells[0]}”? Anything using it stops working at once.",
+        ) if active else ""
+        body.append(html.Tr([*(html.Td(c) for c in cells), html.Td(action)],
+                            className="" if active else "text-muted"))
+    return dbc.Table([head, html.Tbody(body)], size="sm", hover=True, responsive=True,
+                     className="mb-0")
 
 
 def users_table(rows: list[tuple[str, ...]]) -> dbc.Table:

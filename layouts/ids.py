@@ -47,6 +47,12 @@ ADMIN_BILLING_SAVE = "admin-billing-save"
 ADMIN_BILLING_RESULT = "admin-billing-result"
 ADMIN_TARIFFS = "admin-tariffs"
 ADMIN_CHANGED = "admin-changed"
+ADMIN_TOKENS = "admin-tokens"
+ADMIN_TOKEN_NAME = "admin-token-name"
+ADMIN_TOKEN_SCOPE = "admin-token-scope"
+ADMIN_TOKEN_CREATE = "admin-token-create"
+ADMIN_TOKEN_RESULT = "admin-token-result"
+ADMIN_TOKEN_REVOKE = "admin-token-revoke"  # pattern-matching: {"type": ..., "index": token id}
 
 # models page
 MODELS_ASSET = "models-asset"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from sqlalchemy import select
@@ -95,3 +96,74 @@ def test_role_changes_and_the_billing_contact_are_audited(client, tenants, db) -
     deactivated = tenants[0].users["viewer"]
     client.get("/logout")
     assert AuthActions(client).login(*deactivated).status_code == 401
+
+
+# -- API tokens -------------------------------------------------------------------------------
+
+
+def _revoke(call, token_id: int):  # type: ignore[no-untyped-def]
+    """The revoke callback as the renderer calls it: an ALL input, one confirm submitted."""
+    dep = next(d for d in call.dependencies if d["inputs"][0]["id"].startswith('{"index":["ALL"]')
+               and "admin-token-revoke" in d["inputs"][0]["id"])
+    fired = {"index": token_id, "type": "admin-token-revoke"}
+    payload = {
+        "output": dep["output"],
+        "outputs": [{"id": part.rsplit(".", 1)[0], "property": part.rsplit(".", 1)[1]}
+                    for part in dep["output"].strip(".").split("...")],
+        "inputs": [[{"id": fired, "property": "submit_n_clicks", "value": 1}]],
+        "state": [{"id": "admin-changed", "property": "data", "value": 0}],
+        "changedPropIds": [json.dumps(fired, separators=(",", ":")) + ".submit_n_clicks"],
+    }
+    return call.client.post("/_dash-update-component", json=payload)
+
+
+def test_an_admin_makes_a_token_shown_once_that_works_and_revokes_it(client, tenants, db) -> None:  # type: ignore[no-untyped-def]
+    from app.db.models import ApiToken
+
+    call = dash_as(client, tenants[0], "admin")
+    body = text_of(call("admin-token-result.children", {
+        "admin-token-create.n_clicks": 1, "admin-token-name.value": "Site A gateway",
+        "admin-token-scope.value": "write", "admin-changed.data": 0}, changed="admin-token-create.n_clicks"))
+    assert "shown only this once" in body
+    plain = re.search(r"twin_[A-Za-z0-9_-]{43}", body).group(0)
+    headers = {"Authorization": f"Bearer {plain}"}
+    assert client.get("/api/v1/assets", headers=headers).status_code == 200
+    listed = text_of(call("admin-tokens.children", {"url.pathname": "/admin", "admin-changed.data": 1}))
+    assert "Site A gateway" in listed and plain[:12] in listed and plain not in listed
+    with db.Session() as session:
+        token = session.scalar(select(ApiToken).where(ApiToken.name == "Site A gateway"))
+        assert token.supplier_id == tenants[0].supplier_id and token.scope == "write"
+    assert "no longer works" in text_of(_revoke(call, token.id))
+    assert client.get("/api/v1/assets", headers=headers).status_code == 401
+    listed = text_of(call("admin-tokens.children", {"url.pathname": "/admin", "admin-changed.data": 2}))
+    assert "Revoked" in listed
+
+
+def test_tokens_are_admins_own_suppliers_only(client, tenants, db) -> None:  # type: ignore[no-untyped-def]
+    from app.api_tokens import create_token
+    from app.db.models import ApiToken
+
+    with db.Session() as session, session.begin():
+        theirs, _ = create_token(session, supplier_id=tenants[1].supplier_id, actor_id=None,
+                                 name="Beta bridge", scope="read")
+    call = dash_as(client, tenants[0], "admin")
+    assert "Beta bridge" not in text_of(call("admin-tokens.children", {"url.pathname": "/admin"}))
+    assert "No such token" in text_of(_revoke(call, theirs.id))
+    operator = dash_as(client, tenants[0], "operator")
+    made = text_of(operator("admin-token-result.children", {
+        "admin-token-create.n_clicks": 1, "admin-token-name.value": "sneaky",
+        "admin-token-scope.value": "write"}, changed="admin-token-create.n_clicks"))
+    assert "Only administrators" in made
+    assert "Only administrators" in text_of(_revoke(operator, theirs.id))
+    with db.Session() as session:
+        assert session.get(ApiToken, theirs.id).revoked_at is None
+        assert session.scalar(select(ApiToken).where(ApiToken.name == "sneaky")) is None
+
+
+def test_a_token_needs_a_name_and_a_known_scope(client, tenants) -> None:  # type: ignore[no-untyped-def]
+    call = dash_as(client, tenants[0], "admin")
+    for name, scope, words in [("", "read", "Give the token a name"), ("x", "admin", "scope must be")]:
+        body = text_of(call("admin-token-result.children", {
+            "admin-token-create.n_clicks": 1, "admin-token-name.value": name,
+            "admin-token-scope.value": scope}, changed="admin-token-create.n_clicks"))
+        assert words in body and "twin_" not in body
