@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -56,6 +57,7 @@ def friendly_errors(func: F) -> F:
         from app.accounts import AccountError
         from app.db import DatabaseUnavailable
         from app.demo import DemoError
+        from app.importer import ImportFileError
         from app.ingest import IngestError
         from app.pipeline import PipelineError
 
@@ -65,7 +67,7 @@ def friendly_errors(func: F) -> F:
             _fail(str(exc), EXIT_SETTINGS)
         except DatabaseUnavailable as exc:
             _fail(str(exc), EXIT_UNAVAILABLE)
-        except (AccountError, DemoError, IngestError, PipelineError) as exc:
+        except (AccountError, DemoError, ImportFileError, IngestError, PipelineError) as exc:
             _fail(str(exc))
 
     return wrapper  # type: ignore[return-value]
@@ -341,6 +343,161 @@ def simulate(ctx: click.Context, asset_id: int, start: str, end: str, interval: 
                f"({len(result.labels)} faults injected)")
     log.info(message)
     click.echo(message)
+
+
+# -- file import --------------------------------------------------------------------------
+
+EXIT_REFUSED = 4
+IMPORT_EPILOG = """\b
+Exit status:
+  0  every line stored (or already stored)
+  4  some lines refused: the others are stored; see the summary or --refused-report
+  1  the file cannot be read (nothing stored)
+  2  bad settings or options;  3  the database does not answer"""
+
+
+def _import_options(func: F) -> F:
+    """FILE, --supplier, --tz, --map and --refused-report: what every import takes."""
+    for option in reversed((
+        click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+        click.option("--supplier", "supplier_name", default=None,
+                     help="The supplier whose readings these are (needed when there are several)."),
+        click.option("--tz", default="Europe/London", show_default=True,
+                     help="Time zone of times written without an offset (e.g. UTC). Times with "
+                          "an offset (Z, +01:00) are taken as written."),
+        click.option("--map", "maps", multiple=True, metavar="FIELD=HEADER",
+                     help="Read FIELD from the column headed HEADER (repeatable; FIELD= alone "
+                          "ignores a guessed column). Columns are otherwise found by header."),
+        click.option("--refused-report", type=click.Path(dir_okay=False, path_type=Path),
+                     default=None, help="Write every refused line (line, field, message and "
+                                        "its values) to this CSV file."),
+    )):
+        func = option(func)
+    return func
+
+
+def _parse_maps(maps: tuple[str, ...]) -> dict[str, str | None]:
+    mapping: dict[str, str | None] = {}
+    for item in maps:
+        name, sep, header = item.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{item!r} is not FIELD=HEADER, e.g. ts=Timestamp",
+                                     param_hint="--map")
+        mapping[name.strip()] = header.strip() or None
+    return mapping
+
+
+def _import_supplier(database: Any, name: str | None) -> tuple[int, str]:
+    from sqlalchemy import select
+
+    from app.db.models import Supplier
+
+    with database.Session() as session:
+        if name is not None:
+            found = session.scalar(select(Supplier).where(Supplier.name == name))
+            if found is None:
+                names = ", ".join(session.scalars(select(Supplier.name).order_by(Supplier.name)))
+                _fail(f"no supplier named {name!r} (suppliers: {names or 'none yet'})")
+            return found.id, found.name
+        every = session.execute(select(Supplier.id, Supplier.name).order_by(Supplier.name)).all()
+    if len(every) != 1:
+        _fail("no supplier yet: create one with `twin suppliers create NAME`" if not every else
+              f"--supplier is needed: there are {len(every)} suppliers "
+              f"({', '.join(row.name for row in every)})")
+    return every[0].id, every[0].name
+
+
+def _run_import(ctx: click.Context, kind: str, file: Path, supplier_name: str | None, tz: str,
+                maps: tuple[str, ...], refused_report: Path | None) -> None:
+    from tqdm import tqdm
+
+    from app.importer import Progress, import_meters, import_sensors
+
+    mapping = _parse_maps(maps)
+    settings = _settings(ctx)
+    database = _database(settings, require_head=True)
+    _process(ctx, "cli")
+    supplier_id, supplier = _import_supplier(database, supplier_name)
+    bars: dict[str, Any] = {}
+
+    def progress(step: Progress) -> None:
+        bar = bars.get(step.unit)
+        if bar is None:
+            for other in bars.values():
+                other.close()
+            bar = bars[step.unit] = tqdm(
+                total=step.total, unit="B" if step.unit == "bytes" else " readings",
+                unit_scale=step.unit == "bytes", desc=f"{kind} {'read' if step.unit == 'bytes' else 'saved'}",
+                file=sys.stderr)
+        bar.update(step.done - bar.n)
+        if step.unit == "bytes":
+            bar.set_postfix_str(f"{step.rows:,} lines", refresh=False)
+
+    common: dict[str, Any] = {"supplier_id": supplier_id, "tz": tz, "mapping": mapping,
+                              "chunk_rows": settings.ingest.chunk_rows,
+                              "refused_path": refused_report, "progress": progress}
+    try:
+        if kind == "sensors":
+            report = import_sensors(database, file, **common)
+        else:
+            report = import_meters(database, file, tariff_settings=settings.tariffs, **common)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    rate = f", {report.lines / report.seconds:,.0f} lines/s" if report.seconds >= 1 else ""
+    message = f"{file.name} ({supplier}, {kind}): {report.summary()} in {report.seconds:.1f} s{rate}"
+    log.info(message)
+    click.echo(message)
+    if report.refused_rows:
+        shown = report.refusals[:10]
+        click.echo(f"first refused line{'s' if len(shown) > 1 else ''}:")
+        for one in shown:
+            click.echo(f"  line {one.line}, {one.field}: {one.message}")
+        if report.problems > len(shown):
+            click.echo(f"  ... and {report.problems - len(shown):,} more problem(s)")
+        if refused_report is not None:
+            click.echo(f"every refused line is in {refused_report}")
+        sys.exit(EXIT_REFUSED)
+
+
+@main.group("import")
+def import_group() -> None:
+    """Import sensor or meter readings from CSV files."""
+
+
+@import_group.command("sensors", epilog=IMPORT_EPILOG)
+@_import_options
+@click.pass_context
+@friendly_errors
+def import_sensors_command(ctx: click.Context, file: Path, supplier_name: str | None, tz: str,
+                           maps: tuple[str, ...], refused_report: Path | None) -> None:
+    """Import sensor readings from FILE.csv through the bulk path.
+
+    Each line names a sensor by its id (sensor_id) or by its asset and sensor names (asset,
+    sensor; add a site column where asset names repeat across sites), with a time (ts) and a
+    value. Headers are matched case-insensitively, with common aliases (time, timestamp,
+    datetime; reading; sensor). Importing a file again changes nothing: a reading for a sensor
+    and time already stored is replaced by the file's value.
+    """
+    _run_import(ctx, "sensors", file, supplier_name, tz, maps, refused_report)
+
+
+@import_group.command("meters", epilog=IMPORT_EPILOG)
+@_import_options
+@click.pass_context
+@friendly_errors
+def import_meters_command(ctx: click.Context, file: Path, supplier_name: str | None, tz: str,
+                          maps: tuple[str, ...], refused_report: Path | None) -> None:
+    """Import meter readings from FILE.csv, checked as the portal's reading form checks them.
+
+    Each line names a meter by its serial (serial) or id (meter_id), with when it was read
+    (read_at), the reading (value) and optionally its kind (actual/estimated, A/E) and a reason.
+    Lines are saved meter by meter in time order, whatever the file's order. A reading lower
+    than the previous one, with no advance, or over twice the usual use is stored only with a
+    reason. A reading already stored with the same value counts as already stored, so
+    importing a file again changes nothing.
+    """
+    _run_import(ctx, "meters", file, supplier_name, tz, maps, refused_report)
 
 
 # -- people -------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from tests.conftest import add_plant, make_settings
 
 COMMANDS = [[], ["run"], ["web"], ["worker"], ["beat"], ["db"], ["db", "upgrade"],
             ["db", "current"], ["seed-demo"], ["generate"], ["users"], ["users", "create"],
-            ["suppliers", "create"]]
+            ["suppliers", "create"], ["import"], ["import", "sensors"], ["import", "meters"]]
 
 
 def twin(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
