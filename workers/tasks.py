@@ -16,7 +16,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 
-from app import jobs, ml, pipeline, whatif
+from app import import_jobs, jobs, ml, pipeline, whatif
 from app.db.base import utcnow
 from app.mail import delivery, requests
 from app.system import record_heartbeat
@@ -159,3 +159,14 @@ def whatif_run(self: TwinTask, job_id: int) -> str:
     """Simulate the what-if scenarios the portal queued as job ``job_id``, with progress in the
     job (idempotent: a finished job is left alone, and a rerun gives the same result)."""
     return whatif.run_job(self.db, self.settings, job_id)
+
+
+# -- file imports ----------------------------------------------------------------------------
+
+
+@shared_task(bind=True, base=TwinTask, name="twin.import.run", soft_time_limit=1800, acks_late=True,
+             reject_on_worker_lost=True)
+def import_run(self: TwinTask, job_id: int) -> str:
+    """Import the file the portal staged as job ``job_id``, with progress in the job
+    (idempotent: a finished job is left alone, and the import itself stores nothing twice)."""
+    return import_jobs.run_job(self.db, self.settings, job_id)
