@@ -429,3 +429,16 @@ def test_database_error_is_a_calm_503(alpha: Caller, monkeypatch: pytest.MonkeyP
     assert response.status_code == 503
     assert response.get_json()["code"] == "database_unavailable"
     assert "Traceback" not in json.dumps(response.get_json())
+
+
+@pytest.mark.parametrize("path,status", [
+    ("/assets/1923091380722709", 404), ("/assets/0", 404), ("/assets/-1", 404),
+    ("/meters/99999999999/readings", 404), ("/assets?site_id=1125899906842624", 422),
+    ("/alerts?asset_id=99999999999", 422), ("/sensors/2147483648/readings?start=2026-01-01T00:00:00Z"
+                                             "&end=2026-01-02T00:00:00Z", 404),
+])
+def test_ids_no_database_column_holds_are_4xx_not_5xx(alpha: Caller, path: str, status: int) -> None:
+    """Found by schemathesis on PostgreSQL: ids are INTEGER columns, and a larger id in a path
+    or a query reached the database and failed there (500)."""
+    response = alpha.call("GET", path, token="read")
+    assert response.status_code == status and response.is_json

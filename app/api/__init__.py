@@ -12,14 +12,17 @@ same settings, database pools and task queue.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import flask_swagger_ui
 from apiflask import APIFlask, HTTPError
 from flask import Flask, send_from_directory
 from sqlalchemy.exc import OperationalError
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.routing import IntegerConverter, Map
 
 from app.api import errors, security, views
+from app.api.schemas import MAX_ID
 from app.web.context import TwinContext
 from app.web.context import init_app as init_context
 
@@ -44,9 +47,30 @@ sensor history, metrics and alerts, run an asset's simulator.
 """
 
 
+class IdConverter(IntegerConverter):
+    """A record id in a path: 1 to the largest INTEGER. Anything else does not match the route
+    (404), so an id no database could hold never reaches a query."""
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, min=1, max=MAX_ID)
+
+
+def _id_parameters(spec: dict[str, Any]) -> dict[str, Any]:
+    """APIFlask documents a custom converter's parameter as a string: say what ``<id:...>``
+    accepts."""
+    for item in spec["paths"].values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "path" and parameter["name"].endswith("_id"):
+                    parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+    return spec
+
+
 def create_api(context: TwinContext) -> APIFlask:
     api = APIFlask(__name__, title="Energy Twin API", version=VERSION,
                    spec_path="/openapi.json", docs_path="/docs", docs_ui="swagger-ui")
+    api.url_map.converters["id"] = IdConverter
+    api.spec_processor(_id_parameters)
     api.config.update(
         MAX_CONTENT_LENGTH=context.settings.api.max_body_bytes,
         DESCRIPTION=DESCRIPTION,

@@ -27,7 +27,7 @@ MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 50
 MAX_RANGE_ROWS = 10_000
 MAX_POINTS = 10_000
-MAX_ID = 2**63 - 1  # the largest id every database's BIGINT holds
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: the largest all three databases hold
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
 # Printable text: control characters (NUL above all: PostgreSQL refuses it) are not accepted.

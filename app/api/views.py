@@ -77,7 +77,7 @@ def _asset(asset_id: int) -> catalog.AssetInfo:
         raise _not_found("asset", asset_id) from None
 
 
-@bp.get("/assets/<int:asset_id>")
+@bp.get("/assets/<id:asset_id>")
 @bp.auth_required(auth, roles=READ)
 @bp.output(s.AssetOut)
 @bp.doc(responses=_responses())
@@ -86,7 +86,7 @@ def get_asset(asset_id: int) -> dict[str, Any]:
     return _asset_out(_asset(asset_id))
 
 
-@bp.get("/assets/<int:asset_id>/latest")
+@bp.get("/assets/<id:asset_id>/latest")
 @bp.auth_required(auth, roles=READ)
 @bp.input(s.PageQuery, location="query", arg_name="query")
 @bp.output(s.LatestPage)
@@ -101,7 +101,7 @@ def latest(asset_id: int, query: s.PageQuery) -> dict[str, Any]:
     return s.Page.of(items, query, len(sensors))
 
 
-@bp.get("/sensors/<int:sensor_id>/readings")
+@bp.get("/sensors/<id:sensor_id>/readings")
 @bp.auth_required(auth, roles=READ)
 @bp.input(s.RangeQuery, location="query", arg_name="query")
 @bp.output(s.RangeOut)
@@ -185,7 +185,7 @@ def _check_rows(ids: np.ndarray, stamps: np.ndarray) -> None:
                    f"{errors[0]['message']}", errors, total=len(bad))
 
 
-@bp.get("/assets/<int:asset_id>/metrics")
+@bp.get("/assets/<id:asset_id>/metrics")
 @bp.auth_required(auth, roles=READ)
 @bp.input(s.MetricsQuery, location="query", arg_name="query")
 @bp.output(s.MetricsOut)
@@ -207,7 +207,7 @@ def metrics(asset_id: int, query: s.MetricsQuery) -> dict[str, Any]:
             "alert_episodes": result.episodes, "metrics": [m.as_dict() for m in result.metrics]}
 
 
-@bp.post("/assets/<int:asset_id>/simulations")
+@bp.post("/assets/<id:asset_id>/simulations")
 @bp.auth_required(auth, roles=READ)
 @bp.input(s.SimulationIn, location="json", arg_name="body")
 @bp.output(s.SimulationOut)
@@ -284,7 +284,7 @@ def _reading_out(reading: Any, duplicate: bool = False) -> dict[str, Any]:
             "total_p": reading.total_p, "duplicate": duplicate}
 
 
-@bp.get("/meters/<int:meter_id>/readings")
+@bp.get("/meters/<id:meter_id>/readings")
 @bp.auth_required(auth, roles=READ)
 @bp.input(s.PageQuery, location="query", arg_name="query")
 @bp.output(s.MeterReadingPage)
@@ -299,7 +299,7 @@ def meter_readings(meter_id: int, query: s.PageQuery) -> dict[str, Any]:
     return s.Page.of([_reading_out(r) for r in rows], query, total)
 
 
-@bp.post("/meters/<int:meter_id>/readings")
+@bp.post("/meters/<id:meter_id>/readings")
 @bp.auth_required(auth, roles=WRITE)
 @bp.input(s.MeterReadingIn, location="json", arg_name="body")
 @bp.output(s.MeterReadingOut, status_code=201)
@@ -363,7 +363,7 @@ def list_alerts(query: s.AlertQuery) -> dict[str, Any]:
     return s.Page.of([_alert_out(r) for r in rows], query, total)
 
 
-@bp.post("/alerts/<int:alert_id>/acknowledge")
+@bp.post("/alerts/<id:alert_id>/acknowledge")
 @bp.auth_required(auth, roles=WRITE)
 @bp.input(s.AcknowledgeIn, location="json", arg_name="body")
 @bp.output(s.AlertOut)
