@@ -12,6 +12,7 @@ from callbacks import (
     board,
     emails,
     estate,
+    importer,
     meter,
     meters,
     metrics,
@@ -34,3 +35,4 @@ def register_callbacks(app: dash.Dash) -> None:
     metrics.register(app)
     whatif.register(app)
     alerts.register(app)
+    importer.register(app)

@@ -5,9 +5,21 @@ from __future__ import annotations
 
 import dash
 
-from layouts import admin, alerts, asset, board, emails, estate, meter, meters, models, whatif
+from layouts import (
+    admin,
+    alerts,
+    asset,
+    board,
+    emails,
+    estate,
+    importer,
+    meter,
+    meters,
+    models,
+    whatif,
+)
 
-PAGES = (estate, board, asset, meters, meter, models, whatif, emails, admin, alerts)
+PAGES = (estate, board, asset, meters, meter, models, whatif, emails, admin, alerts, importer)
 
 
 def register_pages() -> None:
