@@ -5,6 +5,7 @@ seeing and writing nothing of another's. On SQLite and on live PostgreSQL."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -99,6 +100,8 @@ def test_openapi_document_lists_every_endpoint_and_docs_page_is_local(alpha: Cal
         ("get", "/assets/{asset_id}/metrics"), ("post", "/assets/{asset_id}/simulations"),
         ("get", "/assets"), ("get", "/meters"),
     }
+    refs = set(re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', json.dumps(spec)))
+    assert refs and refs <= set(spec["components"]["schemas"]), "dangling $ref in the document"
     batch = spec["components"]["schemas"]["SensorBatchIn"]["properties"]["readings"]
     assert batch["maxItems"] == 10_000
     page = alpha.call("GET", "/docs", token=None)

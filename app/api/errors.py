@@ -25,8 +25,28 @@ MESSAGES = {
     429: "Too many requests for this token: wait for the time in Retry-After.",
 }
 MAX_LISTED = 100
+
+
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic JSON schema with its ``$defs`` written in place: APIFlask registers a dict
+    error schema as one component and would leave the ``$ref``s to its parts dangling."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    return walk(schema)
+
+
 #: The error body as an OpenAPI schema, for every error response of the document.
-ERROR_SCHEMA = Error.model_json_schema(ref_template="#/components/schemas/{model}")
+ERROR_SCHEMA = _inlined(Error.model_json_schema())
 
 
 class ApiError(HTTPError):
