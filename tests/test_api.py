@@ -224,7 +224,8 @@ def test_batch_of_10000_is_stored_and_resending_changes_nothing(alpha: Caller) -
 
 
 @pytest.mark.parametrize("body,status", [
-    (b"{not json", 400), (b"", 400), (b"[1, 2]", 422), (b'"text"', 422), (b"{}", 422),
+    (b"{not json", 400), (b"", 400), (b"[" * 100_000 + b"]" * 100_000, 400),
+    (b'{"readings": "caf\xe9"}', 400), (b"\xff\xfe{}", 400), (b"[1, 2]", 422), (b'"text"', 422), (b"{}", 422),
     (b'{"readings": []}', 422), (b'{"readings": [{"sensor_id": 1, "ts": "2026-01-01T00:00:00Z", '
                                  b'"value": 1e999}]}', 422),
     (b'{"readings": [{"sensor_id": 99999999999999999999999, "ts": "2026-01-01T00:00:00Z", '

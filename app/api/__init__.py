@@ -17,6 +17,7 @@ from typing import Any
 import flask_swagger_ui
 from apiflask import APIFlask, HTTPError
 from flask import Flask, send_from_directory
+from flask.json.provider import DefaultJSONProvider
 from sqlalchemy.exc import OperationalError
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.routing import IntegerConverter, Map
@@ -45,6 +46,17 @@ sensor history, metrics and alerts, run an asset's simulator.
 * **Lists** are paged: `page` (from 1) and `per_page`; sensor readings by time (`next_start`).
 * **Times** are ISO 8601 with an offset; answers are in UTC.
 """
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, but a body nested too deeply for the parser is a 400 like any other bad
+    JSON (the standard library raises RecursionError, which Flask does not catch: a 500)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("the JSON is nested too deeply") from None
 
 
 class IdConverter(IntegerConverter):
@@ -86,7 +98,8 @@ def create_api(context: TwinContext) -> APIFlask:
         SWAGGER_UI_CONFIG={"persistAuthorization": False},
         JSON_SORT_KEYS=False,
     )
-    api.json.sort_keys = False
+    api.json = JSONProvider(api)
+    api.json.sort_keys = False  # type: ignore[attr-defined]
     init_context(api, context)
     api.error_processor(errors.process)
     security.auth.error_processor(errors.process)

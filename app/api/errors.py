@@ -17,6 +17,8 @@ CODES = {
     500: "internal_error", 503: "unavailable",
 }
 MESSAGES = {
+    400: "The body is not valid JSON (it must be UTF-8 JSON, an object as the operation's "
+         "schema describes).",
     401: "Send a valid API token: Authorization: Bearer twin_… (tokens are made by an admin "
          "on the portal's Administration page).",
     403: "This token's scope does not allow this: it needs a write token.",
