@@ -128,7 +128,7 @@ def submit(db: Database, settings: Settings, queue: TaskQueue, *, supplier_id: i
     folder = _folder(settings, job_id)
     folder.mkdir(parents=True, exist_ok=True)
     shutil.move(staged, folder / "upload.csv")
-    _write_json(folder / "request.json", {"kind": kind, "filename": filename, "mapping": chosen,
+    jobs.write_json(folder / "request.json", {"kind": kind, "filename": filename, "mapping": chosen,
                                           "tz": tz, "user_id": user_id, "role": role})
     try:
         task_id = queue.send(TASK, job_id)  # only after the job row has committed
@@ -164,7 +164,7 @@ def run_job(db: Database, settings: Settings, job_id: int) -> str:
         log.exception("import job %s failed", job_id)
         _finish(db, job_id, f"The import stopped: {exc}", failed=True)
         raise
-    _write_json(folder / "report.json", report.as_dict())
+    jobs.write_json(folder / "report.json", report.as_dict())
     _finish(db, job_id, f"{request['filename']}: {report.summary()}")
     upload.unlink(missing_ok=True)  # the report and the refused rows are what is kept
     return "done"
@@ -215,8 +215,7 @@ class ImportState:
 def job_state(db: Database, settings: Settings, supplier_id: int, job_id: int) -> ImportState | None:
     """An import job of the supplier, with its report once done; None for anyone else's."""
     with db.Session() as session:
-        job = session.scalar(select(Job).where(Job.id == job_id, Job.supplier_id == supplier_id,
-                                               Job.kind == JOB_KIND))
+        job = jobs.owned_job(session, supplier_id, job_id, JOB_KIND)
         if job is None:
             return None
         state = (job.target or "", job.status, job.progress, job.message or job.status)
@@ -246,8 +245,3 @@ def refused_csv(db: Database, settings: Settings, supplier_id: int, job_id: int)
     path = _folder(settings, job_id) / "refused.csv"
     return path if path.exists() else None
 
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(data), encoding="utf-8")
-    temporary.replace(path)  # readers never see half a file

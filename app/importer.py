@@ -736,19 +736,21 @@ class _SensorDirectory:
         return cls(supplier.name, np.array(sorted(r[0] for r in rows), dtype=np.int64), by_pair,
                    by_triple, assets, asset_sites)
 
-    def name_problem(self, key: str) -> str:
+    def name_problem(self, key: str, written: tuple[str, ...]) -> str:
+        """Why the folded names ``key`` find no sensor, quoting them as ``written`` in the file
+        ((site,) asset, sensor)."""
         parts = key.split("\x1f")
-        asset, sensor = parts[-2], parts[-1]
+        asset = parts[-2]
+        shown = [f"'{_quote(w, 60)}'" for w in written]
         if asset not in self.assets:
-            return f"{self.supplier} has no asset named '{_quote(asset, 60)}'"
+            return f"{self.supplier} has no asset named {shown[-2]}"
         if len(parts) == 2 and self.by_pair.get(key) == -1:
             sites = ", ".join(self.asset_sites[asset])
-            return (f"assets named '{_quote(asset, 60)}' are on several sites ({sites}): add a site "
-                    "column to say which")
+            return f"assets named {shown[-2]} are on several sites ({sites}): add a site column to say which"
         if len(parts) == 3 and parts[0] not in {_fold(s) for s in self.asset_sites[asset]}:
-            return f"no asset '{_quote(asset, 60)}' on a site named '{_quote(parts[0], 60)}'"
+            return f"no asset {shown[-2]} on a site named {shown[0]}"
         names = ", ".join(sorted(set(self.assets[asset])))
-        return f"asset '{_quote(asset, 60)}' has no sensor '{_quote(sensor, 60)}' (its sensors: {names})"
+        return f"asset {shown[-2]} has no sensor {shown[-1]} (its sensors: {names})"
 
 
 def _fold(text: str) -> str:
@@ -786,7 +788,12 @@ def _resolve_sensors(checks: _Checks, positions: Mapping[str, int],
         found = keys.map(lookup).fillna(-1).to_numpy(dtype=np.int64)
         unknown = named & (found < 0) & ~given
         if unknown.any():
-            messages = {k: directory.name_problem(k) for k in keys[unknown].unique()}
+            messages = {}
+            first = frame.loc[unknown].assign(key=keys[unknown]).drop_duplicates("key")
+            for _, row in first.iterrows():  # one message per distinct unknown name
+                site = (row[positions["site"]],) if row["key"].count("\x1f") == 2 else ()
+                written = (*site, row[positions["asset"]], row[positions["sensor"]])
+                messages[row["key"]] = directory.name_problem(row["key"], written)
             checks.add(unknown, positions["sensor"], keys.map(messages))
         if "sensor_id" in positions:
             checks.add(named & given & (ids >= 0) & (found != ids), positions["sensor"],

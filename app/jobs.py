@@ -3,6 +3,11 @@ portal polls, so the progress bar survives a page reload (microblog's tasks tabl
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+from typing import Any
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -50,3 +55,18 @@ def latest_job(session: Session, supplier_id: int, asset_id: int, kind: str) -> 
     """The newest job of a kind for an asset, scoped to the supplier."""
     return session.scalar(select(Job).where(Job.supplier_id == supplier_id, Job.asset_id == asset_id,
                                             Job.kind == kind).order_by(Job.id.desc()).limit(1))
+
+
+def owned_job(session: Session, supplier_id: int, job_id: int, kind: str) -> Job | None:
+    """Job ``job_id`` if it is of ``kind`` and the supplier's; None for anyone else's."""
+    return session.scalar(select(Job).where(Job.id == job_id, Job.supplier_id == supplier_id,
+                                            Job.kind == kind))
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write a job's request or result file whole: readers (the portal polling, another
+    worker) never see half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(data), encoding="utf-8")
+    temporary.replace(path)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -396,8 +395,7 @@ class JobState:
 def job_state(db: Database, settings: Settings, supplier_id: int, job_id: int) -> JobState | None:
     """A what-if job of the supplier, with its result once done; None for anyone else's."""
     with db.Session() as session:
-        job = session.scalar(select(Job).where(Job.id == job_id, Job.supplier_id == supplier_id,
-                                               Job.kind == JOB_KIND))
+        job = jobs.owned_job(session, supplier_id, job_id, JOB_KIND)
         if job is None:
             return None
         state = (job.status, job.progress, job.message or job.status)
@@ -415,8 +413,4 @@ def _path(settings: Settings, job_id: int) -> Path:
 
 
 def _write(settings: Settings, job_id: int, data: dict[str, Any]) -> None:
-    path = _path(settings, job_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(data), encoding="utf-8")
-    temporary.replace(path)  # readers never see half a file
+    jobs.write_json(_path(settings, job_id), data)

@@ -220,9 +220,9 @@ def test_sensors_named_by_asset_and_sensor_within_the_supplier(db: Database, tmp
                  "Pump 3,flow,2024-10-01T00:00:00Z,5\n")
     report = import_sensors(db, path, supplier_id=north.supplier_id)
     assert [(r.line, r.message) for r in report.refusals] == [
-        (3, "assets named 'turbine 1' are on several sites (North, South): add a site column to say which"),
-        (5, "asset 'turbine 1' has no sensor 'oil_temperature' (its sensors: speed, torque)"),
-        (6, "North Energy has no asset named 'pump 3'")]
+        (3, "assets named 'Turbine 1' are on several sites (North, South): add a site column to say which"),
+        (5, "asset 'Turbine 1' has no sensor 'oil_temperature' (its sensors: speed, torque)"),
+        (6, "North Energy has no asset named 'Pump 3'")]
     assert [(s, v) for s, _, v in stored(db)] == [(north.sensor_ids[1], 1.0), (north.sensor_ids[1], 3.0)]
     with_site = write(tmp_path / "s.csv", "site,asset,sensor,ts,value\nSouth,Turbine 1,torque,2024-10-01T00:00:00Z,9\n")
     assert import_sensors(db, with_site, supplier_id=north.supplier_id).stored == 1
@@ -339,7 +339,7 @@ def test_twin_import_sensors_end_to_end_with_exit_status_and_refused_report(tmp_
 
     good = write(tmp_path / "good.csv", f"sensor,time,reading\n{s},2024-10-01T00:00:00Z,1\n")
     result = invoke(["import", "sensors", str(good)], home)
-    assert result.exit_code == 0 and "1 line read, 1 stored, 0 refused in 0.0 s\n" in result.output
+    assert result.exit_code == 0 and "1 line read, 1 stored, 0 refused in " in result.output
     missing = invoke(["import", "sensors", str(bad)], home)
     assert missing.exit_code == 1
     assert missing.output.startswith("twin: error: no column for ts") and "'when'" in missing.output
