@@ -27,8 +27,27 @@ import pandas as pd
 
 from app.db import Database
 from app.db.migrate import upgrade
+from app.db.models import Asset, Sensor, Site, Supplier
 from app.importer import import_sensors
 from settings import load_settings
+
+
+def plant(database: Database, sensors: int) -> tuple[int, list[int]]:
+    """A supplier with one site, one asset and ``sensors`` sensors: its id and theirs."""
+    with database.Session() as session, session.begin():
+        supplier = Supplier(name="Bench Energy")
+        session.add(supplier)
+        session.flush()
+        site = Site(supplier_id=supplier.id, name="Bench site")
+        session.add(site)
+        session.flush()
+        asset = Asset(site_id=site.id, name="Turbine 1", asset_type="drivetrain", parameters={})
+        session.add(asset)
+        session.flush()
+        found = [Sensor(asset_id=asset.id, name=f"sensor{i}", unit="Nm") for i in range(sensors)]
+        session.add_all(found)
+        session.flush()
+        return supplier.id, [s.id for s in found]
 
 
 def main() -> None:
@@ -43,23 +62,21 @@ def main() -> None:
     settings = load_settings(environ={}, home=str(home), **overrides)
     database = Database(settings)
     upgrade(database.engine)
-    from tests.conftest import add_plant  # the same fixture data the tests use
-
-    plant = add_plant(database, [f"sensor{i}" for i in range(args.sensors)])
+    supplier_id, sensor_ids = plant(database, args.sensors)
     per = args.rows // args.sensors
     times = pd.date_range("2024-03-01", periods=per, freq="min").strftime("%Y-%m-%d %H:%M:%S")
     path = home / "readings.csv"
     started = time.monotonic()
     with path.open("w") as handle:
         handle.write("sensor_id,ts,value\n")
-        for sensor in plant.sensor_ids:
+        for sensor in sensor_ids:
             values = np.random.default_rng(sensor).normal(50, 5, per).round(3)
             pd.DataFrame({"s": sensor, "t": times, "v": values}).to_csv(handle, header=False, index=False)
     print(f"wrote {per * args.sensors:,} rows ({path.stat().st_size / 1e6:.1f} MB) in "
           f"{time.monotonic() - started:.1f} s", file=sys.stderr)
     figures = {"db": args.db, "rows": per * args.sensors}
     for label in ("first", "again"):
-        report = import_sensors(database, path, supplier_id=plant.supplier_id,
+        report = import_sensors(database, path, supplier_id=supplier_id,
                                 chunk_rows=settings.ingest.chunk_rows)
         rate = report.lines / report.seconds
         figures[label] = {"seconds": report.seconds, "rows_per_s": round(rate),
