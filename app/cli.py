@@ -582,7 +582,8 @@ def web_server(settings: Settings, host: str, port: int) -> Any:
 
 def _serve(settings: Settings, host: str, port: int) -> None:
     server = web_server(settings, host, port)
-    log.info("portal on http://%s:%d (%d threads)", host, port, settings.web.threads)
+    log.info("portal on http://%s:%d (%d threads); API docs on http://%s:%d/api/v1/docs",
+             host, port, settings.web.threads, host, port)
     server.print_listen("Serving on http://{}:{}")
     server.run()
 
@@ -625,8 +626,6 @@ def worker(ctx: click.Context, concurrency: int, loglevel: str) -> None:
 @friendly_errors
 def beat(ctx: click.Context, pidfile: str | None, loglevel: str) -> None:
     """Run Celery beat, the scheduler."""
-    from workers.celery_app import create_celery
-
     import socket
     import threading
     from datetime import timedelta
@@ -634,6 +633,7 @@ def beat(ctx: click.Context, pidfile: str | None, loglevel: str) -> None:
     from app import leases
     from app.schedule import ScheduleError
     from app.schedule import load as load_schedule
+    from workers.celery_app import create_celery
 
     settings = _settings(ctx)
     try:
