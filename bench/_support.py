@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import re
 import resource
@@ -35,6 +36,7 @@ import pandas as pd
 from sqlalchemy import text, update
 
 from app.db import Database
+from app.generator import SignalSpec
 from settings import Settings, load_settings
 
 
@@ -85,6 +87,17 @@ def peak_rss_mb() -> float:
 
 def current_rss_mb() -> float:
     return _proc_status_mb("VmRSS") or peak_rss_mb()
+
+
+def process_cpu_s(pid: int | str = "self") -> float | None:
+    """CPU seconds a process has used (all its threads, user + system; None without /proc):
+    unlike wall time, not stretched by other work on the machine."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def _child_main(target: Callable[[Any], Any], task: Any, conn: Any) -> None:
@@ -269,6 +282,42 @@ class PostgresScratch(Scratch):
             super().close()
         finally:
             self._admin.close()
+
+
+# -- the ingest benchmarks' readings: one asset's sensors, a reading a minute each ------------
+
+READINGS_START = datetime(2024, 1, 1, tzinfo=UTC)
+READINGS_INTERVAL = timedelta(minutes=1)
+READINGS_SEED = 20241001
+READINGS_SIGNAL = SignalSpec(minimum=200.0, amplitude=800.0, cycles_per_day=1.0, noise_pct=3.0,
+                             lower=0.0)
+#: What every path must store alike: count, sensors, min ts, max ts, sum of values.
+FINGERPRINT = text(
+    "SELECT COUNT(*), COUNT(DISTINCT sensor_id), MIN(ts), MAX(ts), SUM(value) FROM sensor_readings"
+)
+
+
+def seed_parents(db: Database, sensors: int) -> int:
+    """The supplier, site, asset and sensors (ids 1..``sensors``) the readings refer to; returns
+    the supplier's id."""
+    from app.db.models import Asset, Sensor, Site, Supplier
+
+    with db.Session() as session, session.begin():
+        supplier = Supplier(name="Bench Energy")
+        session.add(supplier)
+        session.flush()
+        site = Site(supplier_id=supplier.id, name="Bench plant")
+        asset = Asset(site=site, name="Turbine 1", asset_type="drivetrain", parameters={})
+        asset.sensors = [
+            Sensor(id=i, name=f"sensor_{i}", unit="kW") for i in range(1, sensors + 1)
+        ]
+        session.add(site)
+        return supplier.id
+
+
+def same_data(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """Equal fingerprints (count, sensors, min ts, max ts; the value sum up to rounding)."""
+    return a[:4] == b[:4] and math.isclose(float(a[4]), float(b[4]), rel_tol=1e-9)
 
 
 # -- one bench database, kept with --keep ------------------------------------------------------
@@ -584,14 +633,8 @@ class PortalServer:
         return _proc_status_mb("VmRSS", self.process.pid)
 
     def cpu_s(self) -> float | None:
-        """CPU seconds the web process has used (all its threads, user + system; None without
-        /proc): unlike wall time, not stretched by other work on the machine."""
-        try:
-            with open(f"/proc/{self.process.pid}/stat", encoding="ascii") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+        """CPU seconds the web process has used (see :func:`process_cpu_s`)."""
+        return process_cpu_s(self.process.pid)
 
     def stop(self) -> None:
         try:

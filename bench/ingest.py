@@ -35,7 +35,6 @@ import argparse
 import gc
 import itertools
 import json
-import math
 import os
 import pickle
 import platform
@@ -47,7 +46,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -55,20 +54,26 @@ from typing import Any, Literal, cast
 import pandas as pd
 import psycopg
 from _support import (
+    FINGERPRINT,
+    READINGS_INTERVAL,
+    READINGS_SEED,
+    READINGS_SIGNAL,
+    READINGS_START,
     PostgresScratch,
     Scratch,
     SqliteScratch,
     current_rss_mb,
     log,
     peak_rss_mb,
+    same_data,
+    seed_parents,
     verdict,
 )
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from app.db import Database, check_connection
 from app.db.migrate import upgrade
-from app.db.models import Asset, Sensor, Site, Supplier
-from app.generator import SignalSpec, generate_chunks
+from app.generator import generate_chunks
 from app.ingest import copy_text, iso_strings, write_sensor_readings
 from settings import load_settings
 
@@ -76,19 +81,12 @@ Dialect = Literal["sqlite", "postgresql"]
 Kind = Literal["product", "baseline", "resend"]
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-START = datetime(2024, 1, 1, tzinfo=timezone.utc)
-INTERVAL = timedelta(minutes=1)
-SEED = 20241001
-SPEC = SignalSpec(minimum=200.0, amplitude=800.0, cycles_per_day=1.0, noise_pct=3.0, lower=0.0)
 
 RATIO_TARGET = 0.7
 PEAK_RSS_TARGET_MB = 500.0
 
 SQLITE_INSERT = "INSERT INTO sensor_readings (sensor_id, ts, value) VALUES (?, ?, ?)"
 PG_COPY = "COPY sensor_readings (sensor_id, ts, value) FROM STDIN"
-FINGERPRINT = text(
-    "SELECT COUNT(*), COUNT(DISTINCT sensor_id), MIN(ts), MAX(ts), SUM(value) FROM sensor_readings"
-)
 
 
 def make_frames(rows: int, sensors: int) -> list[pd.DataFrame]:
@@ -98,23 +96,10 @@ def make_frames(rows: int, sensors: int) -> list[pd.DataFrame]:
     for sensor_id in range(1, sensors + 1):
         count = per_sensor + (1 if sensor_id <= extra else 0)
         if count:
-            end = START + count * INTERVAL
-            frames.extend(generate_chunks(SPEC, sensor_id, START, end, INTERVAL, seed=SEED))
+            end = READINGS_START + count * READINGS_INTERVAL
+            frames.extend(generate_chunks(READINGS_SIGNAL, sensor_id, READINGS_START, end,
+                                          READINGS_INTERVAL, seed=READINGS_SEED))
     return frames
-
-
-def seed_parents(db: Database, sensors: int) -> None:
-    """The supplier, site, asset and sensors (ids 1..``sensors``) the readings refer to."""
-    with db.Session() as session, session.begin():
-        supplier = Supplier(name="Bench Energy")
-        session.add(supplier)
-        session.flush()
-        site = Site(supplier_id=supplier.id, name="Bench plant")
-        asset = Asset(site=site, name="Turbine 1", asset_type="drivetrain", parameters={})
-        asset.sensors = [
-            Sensor(id=i, name=f"sensor_{i}", unit="kW") for i in range(1, sensors + 1)
-        ]
-        session.add(site)
 
 
 # -- scratch databases ----------------------------------------------------------------------
@@ -221,11 +206,6 @@ def run_in_child(task: Task) -> Sample:
 
 
 # -- the benchmark --------------------------------------------------------------------------
-
-
-def same_data(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
-    """Equal fingerprints (count, sensors, min ts, max ts; the value sum up to rounding)."""
-    return a[:4] == b[:4] and math.isclose(float(a[4]), float(b[4]), rel_tol=1e-9)
 
 
 def prepare(scratch: Scratch, sensors: int) -> None:
