@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -44,18 +45,24 @@ SETTINGS = {
 }
 
 
+def worker_env(tmp_path: Path, sections: dict[str, dict[str, Any]], **variables: str) -> dict[str, str]:
+    """The environment of worker processes (none of the caller's TWIN_*): the packaged
+    settings with ``sections`` changed, in a file under ``tmp_path``, and ``variables``."""
+    settings_file = tmp_path / "settings.json"
+    packaged = json.loads(Path(load_settings.__globals__["DEFAULT_SETTINGS_FILE"]).read_text())
+    for section, values in sections.items():
+        packaged[section].update(values)
+    settings_file.write_text(json.dumps(packaged))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWIN_")}
+    env.update(TWIN_HOME=str(tmp_path / "home"), TWIN_SETTINGS_FILE=str(settings_file), **variables)
+    return env
+
+
 @pytest.fixture
 def world(tmp_path: Path, redis_url: str) -> Iterator[tuple[Settings, Database, dict[str, str]]]:
     """Settings shared by this process and its worker processes, on a clean Redis database."""
     redis.Redis.from_url(redis_url).flushdb()
-    settings_file = tmp_path / "settings.json"
-    packaged = json.loads(Path(load_settings.__globals__["DEFAULT_SETTINGS_FILE"]).read_text())
-    for section, values in SETTINGS.items():
-        packaged[section].update(values)
-    settings_file.write_text(json.dumps(packaged))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TWIN_")}
-    env.update(TWIN_HOME=str(tmp_path / "home"), TWIN_BROKER_URL=redis_url,
-               TWIN_SETTINGS_FILE=str(settings_file))
+    env = worker_env(tmp_path, SETTINGS, TWIN_BROKER_URL=redis_url)
     settings = load_settings(environ=env)
     database = Database(settings)
     upgrade(database.engine)
