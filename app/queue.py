@@ -21,12 +21,20 @@ class QueueUnavailable(RuntimeError):
 
 class TaskQueue:
     def __init__(self, settings: Settings) -> None:
-        self.client = Celery("twin-client", broker=settings.broker_url, backend=settings.result_backend)
+        # No result backend: the portal follows its work in the database (jobs, email log),
+        # never in Celery's results. With one, every send subscribed to the task's result
+        # channel (one subscription per task for the life of the web process) and, with Redis
+        # down, retried that subscription 20 times a second apart: a click answered after 19 s
+        # instead of "the queue is not answering". Workers still store results in their own.
+        self.client = Celery("twin-client", broker=settings.broker_url)
         self.client.conf.update(broker_connection_retry_on_startup=False, task_serializer="json",
                                 accept_content=["json"])
         if settings.broker_url.startswith(("redis://", "rediss://")):
             self.client.conf.broker_transport_options = {
-                "visibility_timeout": settings.broker.visibility_timeout_s}
+                "visibility_timeout": settings.broker.visibility_timeout_s,
+                # A broker that vanishes without closing the connection must not hold a
+                # request either.
+                "socket_connect_timeout": 2, "socket_timeout": 5}
 
     def send(self, name: str, *args: Any) -> str:
         """Queue task ``name``; its id. Gives up quickly when the broker does not answer."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -16,7 +16,11 @@ log = logging.getLogger(__name__)
 def _respond(status: int, code: str, message: str) -> tuple[Response | str, int]:
     if wants_json():
         return jsonify(error=code, message=message), status
-    return render_template("error.html", status=status, message=message), status
+    # Straight from the Jinja environment, without Flask's context processors: Flask-Login's
+    # would load the signed-in user from the database, the very thing that may have failed,
+    # and an error raised inside an error handler reaches the user as a bare 500.
+    page = current_app.jinja_env.get_template("error.html")
+    return page.render(status=status, message=message), status
 
 
 def init_app(server: Flask) -> None:
