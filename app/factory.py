@@ -11,7 +11,7 @@ from flask import Flask
 from app import api
 from app.db import Database
 from app.queue import TaskQueue
-from app.web import auth, emails, errors, health
+from app.web import auth, emails, errors, health, security
 from app.web.context import TwinContext
 from app.web.context import init_app as init_context
 from settings import Settings, load_settings
@@ -33,7 +33,8 @@ def build_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     server.register_blueprint(health.bp)
     server.register_blueprint(emails.bp)
     errors.init_app(server)
-    register_dash(server)
+    dash_app = register_dash(server)
+    security.init_app(server, dash_app, settings)
     api.mount(server, api.create_api(context))
     return server
 

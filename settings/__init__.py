@@ -78,11 +78,19 @@ class LoggingSettings(_Section):
 
 
 class WebSettings(_Section):
+    """The portal's server. ``session_cookie_secure``: the portal is served over HTTPS (cookies
+    marked Secure, and Strict-Transport-Security sent). ``login_rate_limit``: sign-in attempts
+    per client address (a Flask-Limiter string; the per-account lockout comes on top).
+    ``rate_limit_storage``: where rate-limit counters live, for the login and the API
+    (``memory://`` for one web process, a ``redis://`` URL when several share the load)."""
+
     host: str = "127.0.0.1"
     port: int = Field(8050, ge=1, le=65535)
     threads: int = Field(8, ge=1, le=256)
     session_cookie_secure: bool = False
     max_content_length: int = Field(16 * 1024 * 1024, ge=1024)
+    login_rate_limit: str = "20 per minute"
+    rate_limit_storage: str = "memory://"
 
 
 class SmtpSettings(_Section):
@@ -282,14 +290,12 @@ class WhatIfSettings(_Section):
 
 class ApiSettings(_Section):
     """The REST API under /api/v1: body size limit (413 above it), the per-token rate limit (a
-    Flask-Limiter string such as ``"600 per minute"``; 429 above it) and where its counters
-    live (``memory://`` for one web process, a ``redis://`` URL when several share the load),
-    how far in the future a device's clock may run, and the longest simulation a request may
+    Flask-Limiter string such as ``"600 per minute"``; 429 above it; counters where
+    ``web.rate_limit_storage`` says), how far in the future a device's clock may run, and the longest simulation a request may
     run. Batch and page sizes are part of the API's contract, in its schemas, not settings."""
 
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     rate_limit: str = "1200 per minute"
-    rate_limit_storage: str = "memory://"
     max_future_s: int = Field(300, ge=0)
     max_simulation_hours: float = Field(24.0 * 7, gt=0)
 

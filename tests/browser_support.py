@@ -26,9 +26,27 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 WAIT_S = 40  # generous: a first page load fetches ~5 MB of Dash and plotly bundles, and CI machines are busy
 
 
+# Every Content-Security-Policy violation of the tab, kept across page loads (sessionStorage):
+# added before any page script runs, and not itself subject to the page's policy.
+CSP_RECORDER = """
+document.addEventListener('securitypolicyviolation', (e) => {
+  const seen = JSON.parse(sessionStorage.getItem('twin-csp') || '[]');
+  seen.push(`${e.violatedDirective} blocked ${e.blockedURI} ${e.sample || ''} on ${location.pathname} from ${(e.sourceFile || "").split("/").pop()}:${e.lineNumber}`);
+  sessionStorage.setItem('twin-csp', JSON.stringify(seen));
+});
+"""
+
+
+def csp_violations(driver: WebDriver) -> list[str]:
+    """The violations recorded in this tab since the last call (which clears them)."""
+    return driver.execute_script(
+        "const v = JSON.parse(sessionStorage.getItem('twin-csp') || '[]');"
+        "sessionStorage.removeItem('twin-csp'); return v;")
+
+
 def start_chrome(chrome_paths: tuple[str, str], profile: Path, extra: tuple[str, ...] = ()) -> WebDriver:
-    """Headless Chromium at 1280x900 with its own profile folder and ``extra`` flags; the
-    caller quits it."""
+    """Headless Chromium at 1280x900 with its own profile folder and ``extra`` flags, recording
+    CSP violations (:func:`csp_violations`); the caller quits it."""
     options = webdriver.ChromeOptions()
     options.binary_location = chrome_paths[0]
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -37,6 +55,7 @@ def start_chrome(chrome_paths: tuple[str, str], profile: Path, extra: tuple[str,
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(chrome_paths[1]), options=options)
     driver.implicitly_wait(0)
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": CSP_RECORDER})
     return driver
 
 

@@ -44,7 +44,7 @@ from app.twins.drivetrain import ASSET_TYPE as DRIVETRAIN
 from layouts import ids
 from settings import Settings
 from tests.billing_data import add_priced_meter
-from tests.browser_support import log_in, serving, start_chrome, wait
+from tests.browser_support import csp_violations, log_in, serving, start_chrome, wait
 from tests.conftest import Plant, Tenant, add_meter, add_plant, add_tenant, make_settings
 
 pytestmark = pytest.mark.browser
@@ -127,9 +127,13 @@ def signed_in(chrome_paths: tuple[str, str], portal_url: str, estate: Estate,
 
 @pytest.fixture
 def browser(signed_in: WebDriver) -> Iterator[WebDriver]:
-    """The module's browser, back at desktop size after each test."""
+    """The module's browser, back at desktop size after each test, which must not have broken
+    the Content-Security-Policy anywhere (every page works under it: WebGL plots included)."""
     yield signed_in
     signed_in.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    if signed_in.current_url.startswith("http"):
+        found = csp_violations(signed_in)
+        assert found == [], "\n".join(sorted(set(found)))
 
 
 # -- reading figures in the page --------------------------------------------------------------
@@ -385,3 +389,10 @@ def test_an_emailed_summary_is_queued_and_shows_as_sent_on_the_emails_page(
     table = browser.find_element(By.ID, ids.EMAILS_TABLE).text
     assert operator in table and billing in table and "Meter summary" in table
     assert len(browser.find_elements(By.LINK_TEXT, "open .eml")) == 2
+
+
+def test_the_api_docs_page_works_under_its_policy(portal_url: str, browser: WebDriver) -> None:
+    browser.get(portal_url + "/api/v1/docs")
+    wait(browser).until(ec.presence_of_element_located(
+        (By.XPATH, "//*[contains(@class,'opblock-summary')][.//*[text()='/sensor-readings']]")))
+    assert "Energy Twin API" in browser.find_element(By.CSS_SELECTOR, ".swagger-ui .title").text

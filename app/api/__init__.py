@@ -11,12 +11,15 @@ same settings, database pools and task queue.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
 import flask_swagger_ui
 from apiflask import APIFlask, HTTPError
-from flask import Flask, send_from_directory
+from flask import Flask, Response, current_app, request, send_from_directory
 from flask.json.provider import DefaultJSONProvider
 from sqlalchemy.exc import OperationalError
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -24,6 +27,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from app.api import errors, security, views
 from app.api.schemas import MAX_ID
+from app.web import security as web_security
 from app.web.context import TwinContext
 from app.web.context import init_app as init_context
 
@@ -46,6 +50,28 @@ sensor history, metrics and alerts, run an asset's simulator.
 * **Lists** are paged: `page` (from 1) and `per_page`; sensor readings by time (`next_start`).
 * **Times** are ISO 8601 with an offset; answers are in UTC.
 """
+
+
+# JSON needs no sources at all; the docs page (below) gets its own policy.
+API_POLICY = {"default-src": "'none'", "frame-ancestors": "'none'"}
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)
+
+
+def _docs_policy(response: Response) -> Response:
+    """The Swagger UI page: its files from here, its styles inline, and its one inline script
+    (APIFlask's set-up of Swagger UI, the same on every request) allowed by its hash."""
+    if request.endpoint != "openapi.docs" or response.status_code != 200:
+        return response
+    hashes = current_app.extensions.setdefault("twin_docs_script_hashes", [])
+    if not hashes:
+        hashes.extend(
+            "'sha256-" + base64.b64encode(hashlib.sha256(script).digest()).decode() + "'"
+            for script in _INLINE_SCRIPT.findall(response.get_data()))
+    response.headers["Content-Security-Policy"] = "; ".join([
+        "default-src 'self'", "script-src 'self' " + " ".join(hashes),
+        "style-src 'self' 'unsafe-inline'", "img-src 'self' data:", "frame-ancestors 'none'",
+        "base-uri 'self'", "object-src 'none'"])
+    return response
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -103,12 +129,14 @@ def create_api(context: TwinContext) -> APIFlask:
     init_context(api, context)
     api.error_processor(errors.process)
     security.auth.error_processor(errors.process)
+    api.after_request(_docs_policy)  # runs after Talisman's (reverse order): may replace its CSP
+    web_security.headers(api, context.settings, API_POLICY)
     # Identify the token before the rate limiter runs (it counts per token): registered first.
     api.before_request(security.identify_request)
     # After-request hooks run in reverse order: this one runs after the limiter adds its headers.
     api.after_request(security.retry_after_only_when_limited)
     security.make_limiter(context.settings.api.rate_limit,
-                          context.settings.api.rate_limit_storage).init_app(api)
+                          context.settings.web.rate_limit_storage).init_app(api)
     api.register_blueprint(views.bp)
 
     @api.get("/_docs/<path:filename>")

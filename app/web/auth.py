@@ -31,8 +31,8 @@ from wtforms.validators import ValidationError
 from app.accounts import authenticate
 from app.audit import record
 from app.db.models import Supplier, User
-from app.web.context import db_session
-from app.web.extensions import login_manager
+from app.web.context import db_session, twin
+from app.web.extensions import limiter, login_manager
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,11 @@ bp = Blueprint("auth", __name__)
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "health.healthz", "static"})
 GENERIC_LOGIN_ERROR = "Wrong email or password."
 LOCKED_MESSAGE = "Too many failed attempts: this account is locked for 15 minutes."
+LIMITED_MESSAGE = "Too many sign-in attempts from your address: wait a minute and try again."
+
+
+def _login_limit() -> str:
+    return twin().settings.web.login_rate_limit
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,7 @@ def safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"], error_message=LIMITED_MESSAGE)
 def login() -> Response | str | tuple[str, int]:
     next_url = safe_next(request.values.get("next"))
     if current_user.is_authenticated:
