@@ -14,6 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.audit import record
 from app.db.base import utcnow
 from app.db.models import ROLES, Supplier, User
+from app.plain_text import is_plain_text, shown
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +83,14 @@ def authenticate(session: Session, email: str, password: str, *, ip: str | None 
     attacker whether the email exists.
     """
     now = utcnow()
-    user = session.scalar(select(User).where(User.email == normalise_email(email)))
+    # An email no account can have (NUL, control characters: PostgreSQL would refuse the
+    # query) is looked up nowhere; it fails like any unknown one.
+    user = (session.scalar(select(User).where(User.email == normalise_email(email)))
+            if is_plain_text(email) else None)
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
-        record(session, "login.failed", entity="user", new={"email": normalise_email(email)[:254]}, ip=ip)
+        record(session, "login.failed", entity="user",
+               new={"email": shown(normalise_email(email))[:254]}, ip=ip)
         return LoginOutcome(None)
     if user.locked_until is not None and user.locked_until > now:
         record(session, "login.refused_locked", supplier_id=user.supplier_id, user_id=user.id, ip=ip)

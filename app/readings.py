@@ -29,13 +29,17 @@ from sqlalchemy.orm import Session
 from app.audit import record
 from app.db.base import utcnow
 from app.db.models import Customer, Meter, MeterReading, Tariff
+from app.plain_text import is_plain_text
 from app.tariffs import LONDON, Cost, Rate, TariffError, gas_kwh, period_cost
 from settings import TariffSettings
 
 MAX_DECIMALS = 3
 HIGH_ADVANCE_FACTOR = 2
 HISTORY_PERIODS = 12  # recent periods the expected daily use is averaged over
-_NUMBER = re.compile(r"^\d+(\.\d+)?$")
+# ASCII digits only: ``\d`` would also take Arabic-Indic or full-width digits, which a register
+# does not show and which read as another number than the one on screen to a reviewer.
+_NUMBER = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+
 
 LowerMeans = Literal["correction", "rollover"]
 
@@ -187,6 +191,8 @@ def kwh_for(fuel: str, advance: Decimal, tariff_settings: TariffSettings) -> Dec
 
 def parse_value(text: str | None, register_digits: int) -> tuple[Decimal | None, Problem | None]:
     """The reading as typed, or the reason it cannot be one."""
+    if text is not None and not isinstance(text, str):  # a forged request: a JSON number, list...
+        return None, Problem("not_a_number", "The reading must be a number of digits, like 012345.")
     raw = (text or "").strip()
     if not raw:
         return None, Problem("empty", "Enter the reading shown on the meter.")
@@ -334,7 +340,10 @@ def save_reading(
                      lower_means=lower_means, staff=source == "portal")
     if not verdict.ok:
         raise ReadingRefused(verdict.errors)
-    reason = (reason or "").strip()[:500] or None
+    reason = (reason.strip()[:500] if isinstance(reason, str) else "") or None
+    if reason is not None and not is_plain_text(reason):
+        raise ReadingRefused([Problem("reason_not_text", "The reason must be plain text, without "
+                                      "control characters.")])
     if verdict.warnings and not reason:
         raise ReadingRefused([Problem("reason_required", "Confirm with a reason to save: "
                                       + " ".join(w.message for w in verdict.warnings))])

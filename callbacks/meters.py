@@ -242,7 +242,7 @@ def register(app: dash.Dash) -> None:
         warnings = [p.message for p in verdict.warnings]
         needs_reason = bool(verdict.warnings)
         can_save = (verdict.ok and current_user.can("operator")
-                    and (not needs_reason or bool((reason or "").strip())))
+                    and (not needs_reason or (isinstance(reason, str) and bool(reason.strip()))))
         if not current_user.can("operator"):
             warnings.append("Viewers can see the cost of a reading but not save it.")
         body = page.preview(lines, errors=errors, warnings=warnings)

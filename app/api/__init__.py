@@ -20,7 +20,6 @@ from typing import Any
 import flask_swagger_ui
 from apiflask import APIFlask, HTTPError
 from flask import Flask, Response, current_app, request, send_from_directory
-from flask.json.provider import DefaultJSONProvider
 from sqlalchemy.exc import OperationalError
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.routing import IntegerConverter, Map
@@ -28,6 +27,7 @@ from werkzeug.routing import IntegerConverter, Map
 from app.api import errors, security, views
 from app.api.schemas import MAX_ID
 from app.web import security as web_security
+from app.web.bodies import JSONProvider
 from app.web.context import TwinContext
 from app.web.context import init_app as init_context
 
@@ -72,17 +72,6 @@ def _docs_policy(response: Response) -> Response:
         "style-src 'self' 'unsafe-inline'", "img-src 'self' data:", "frame-ancestors 'none'",
         "base-uri 'self'", "object-src 'none'"])
     return response
-
-
-class JSONProvider(DefaultJSONProvider):
-    """Flask's JSON, but a body nested too deeply for the parser is a 400 like any other bad
-    JSON (the standard library raises RecursionError, which Flask does not catch: a 500)."""
-
-    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        try:
-            return super().loads(s, **kwargs)
-        except RecursionError:
-            raise ValueError("the JSON is nested too deeply") from None
 
 
 class IdConverter(IntegerConverter):

@@ -7,6 +7,7 @@ contract and appear in the document; a request outside them is a 422 naming the 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -15,6 +16,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -44,8 +46,19 @@ def _in_range(moment: datetime) -> datetime:
     return utc
 
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]")
+
+
+def _iso_text(value: Any) -> Any:
+    # Pydantic would also take a number, or a string of one, as seconds since 1970: a device
+    # sending "0.5" or 0 would store readings of 1 Jan 1970. The contract is ISO 8601 text.
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ValueError("the time must be ISO 8601 text with an offset, e.g. 2026-11-21T09:30:00Z")
+    return value
+
+
 #: A moment in time: ISO 8601 with a UTC offset ("2026-11-21T09:30:00Z"), kept in UTC.
-Moment = Annotated[AwareDatetime, AfterValidator(_in_range)]
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_in_range)]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 StrictId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
 

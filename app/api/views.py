@@ -233,9 +233,10 @@ def simulate(asset_id: int, body: s.SimulationIn) -> dict[str, Any]:
         result = simulate_asset(context.db, asset.id, body.start, body.end,
                                 interval_s=body.interval_s, seed=body.seed, faults=faults,
                                 resume=body.resume)
-    except ValueError as exc:
-        raise ApiError(422, "validation_error", f"faults: {exc}",
-                       [{"field": "faults", "code": "invalid_fault", "message": str(exc)}]) from None
+    except (ValueError, KeyError) as exc:  # KeyError: a fault's sensor the asset type lacks
+        message = str(exc.args[0]) if exc.args else str(exc)
+        raise ApiError(422, "validation_error", f"faults: {message}",
+                       [{"field": "faults", "code": "invalid_fault", "message": message}]) from None
     stored = write_simulation(context.db, asset.id, result) if body.store else 0
     frame = result.frame
     step = max(1, -(-len(frame) // body.max_points))
@@ -332,7 +333,7 @@ def post_meter_reading(meter_id: int, body: s.MeterReadingIn) -> Any:
         problems = exc.problems
         conflict = any(p.code == "duplicate_time" for p in problems)
         field = {"future": "read_at", "before_previous": "read_at", "duplicate_time": "read_at",
-                 "reason_required": "reason", "no_tariff": "read_at"}
+                 "reason_required": "reason", "reason_not_text": "reason", "no_tariff": "read_at"}
         raise ApiError(409 if conflict else 422, "conflict" if conflict else "reading_refused",
                        "; ".join(p.message for p in problems),
                        [{"field": field.get(p.code, "value"), "code": p.code, "message": p.message}

@@ -8,6 +8,7 @@ from flask import Flask, Response, current_app, jsonify, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from app.web import bodies
 from app.web.auth import wants_json
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,9 @@ def _respond(status: int, code: str, message: str) -> tuple[Response | str, int]
 
 
 def init_app(server: Flask) -> None:
+    # A body the portal cannot use (JSON nested too deeply, a forged Dash request) is a 400.
+    bodies.init_app(server)
+
     @server.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         return _respond(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"),
