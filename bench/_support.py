@@ -461,9 +461,10 @@ class PostgresBenchDatabase(BenchDatabase):
         return f"DROP DATABASE {self.name}"
 
 
-def bench_settings(url: str, home: str, secret: str) -> Settings:
-    """Settings for a benchmark: nothing read from the caller's TWIN_* (as the tests do)."""
-    return load_settings(environ={}, home=home, secret_key=secret, database__url=url)
+def bench_settings(url: str, home: str, secret: str, **overrides: Any) -> Settings:
+    """Settings for a benchmark: nothing read from the caller's TWIN_* (as the tests do);
+    ``overrides`` are settings keys (``web__threads=4``)."""
+    return load_settings(environ={}, home=home, secret_key=secret, database__url=url, **overrides)
 
 
 def settle(db: Database) -> None:
@@ -584,6 +585,8 @@ class ServeTask:
     #: Called in the child before the app is built (a module-level function, for pickling):
     #: a benchmark's way to serve a variant for its baseline.
     prepare: Callable[[], None] | None = None
+    #: Settings keys for the served app (``web__login_rate_limit="1000 per minute"``).
+    overrides: tuple[tuple[str, Any], ...] = ()
 
 
 def serve_portal(task: ServeTask, conn: Any) -> None:
@@ -594,7 +597,8 @@ def serve_portal(task: ServeTask, conn: Any) -> None:
 
     if task.prepare is not None:
         task.prepare()
-    server = web_server(bench_settings(task.url, task.home, task.secret), "127.0.0.1", 0)
+    server = web_server(bench_settings(task.url, task.home, task.secret, **dict(task.overrides)),
+                        "127.0.0.1", 0)
     thread = threading.Thread(target=server.run, name="waitress", daemon=True)
     thread.start()
     conn.send(server.effective_port)
