@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import time
 import urllib.request
 from pathlib import Path
 
-from screenshots import browser  # docs/screenshots.py: the same headless Chromium set-up
+from screenshots import browser, demo_login, sign_in  # docs/screenshots.py: the same set-up
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -46,15 +45,10 @@ def main() -> None:
     parser.add_argument("--url", default="http://127.0.0.1:8050")
     parser.add_argument("--home", default="var")
     args = parser.parse_args()
-    login = json.loads((Path(args.home) / "demo_logins.json").read_text())[0]
     driver = browser(1280, 1000)
     wait = WebDriverWait(driver, 60)
     try:
-        driver.get(f"{args.url}/login")
-        driver.find_element(By.ID, "email").send_keys(login["email"])
-        driver.find_element(By.ID, "password").send_keys(login["password"])
-        driver.find_element(By.ID, "login-submit").click()
-        wait.until(lambda d: "/login" not in d.current_url)
+        sign_in(driver, args.url, demo_login(args.home))
         driver.get(f"{args.url}/admin")
         wait.until(ec.presence_of_element_located((By.ID, "admin-token-name")))
         driver.find_element(By.ID, "admin-token-name").send_keys("Site A gateway")

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import tempfile
 from pathlib import Path
 
 import pandas as pd
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+from screenshots import browser, demo_login, sign_in  # docs/screenshots.py: the same set-up
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -64,20 +62,12 @@ def main() -> None:
     parser.add_argument("--url", default="http://127.0.0.1:8050")
     parser.add_argument("--home", default="var")
     args = parser.parse_args()
-    login = json.loads((Path(args.home) / "demo_logins.json").read_text())[0]
+    login = demo_login(args.home)
     csv_path = sample_csv(args.home, login["email"], Path(tempfile.mkdtemp()))
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", f"--window-size={WIDTH},900"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver = browser(WIDTH, 900)
     wait = WebDriverWait(driver, 90)
     try:
-        driver.get(f"{args.url}/login")
-        driver.find_element(By.ID, "email").send_keys(login["email"])
-        driver.find_element(By.ID, "password").send_keys(login["password"])
-        driver.find_element(By.ID, "login-submit").click()
-        wait.until(lambda d: "/login" not in d.current_url)
+        sign_in(driver, args.url, login)
         driver.get(f"{args.url}/admin/import")
         wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#import-upload input[type=file]")))
         driver.find_element(By.CSS_SELECTOR, "#import-upload input[type=file]").send_keys(str(csv_path))

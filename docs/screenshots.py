@@ -44,6 +44,19 @@ def browser(width: int = 1280, height: int = 900) -> webdriver.Chrome:
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
+def demo_login(home: str) -> dict[str, str]:
+    """The first demo login (an admin) that `make run` wrote into the data home."""
+    return json.loads((Path(home) / "demo_logins.json").read_text())[0]
+
+
+def sign_in(driver: webdriver.Chrome, url: str, login: dict[str, str]) -> None:
+    driver.get(f"{url}/login")
+    driver.find_element(By.ID, "email").send_keys(login["email"])
+    driver.find_element(By.ID, "password").send_keys(login["password"])
+    driver.find_element(By.ID, "login-submit").click()
+    WebDriverWait(driver, 60).until(lambda d: "/login" not in d.current_url)
+
+
 def full_page(driver: webdriver.Chrome, url: str, path: Path, graphs: tuple[str, ...]) -> None:
     """The page at ``url`` whole, however long, once ``graphs`` are drawn.
 

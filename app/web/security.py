@@ -31,7 +31,6 @@ from flask_talisman import Talisman
 from app.web.extensions import limiter
 from settings import Settings
 
-
 SCRIPT_SOURCES = ("'self'", "'unsafe-eval'")
 
 
