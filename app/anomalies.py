@@ -133,7 +133,7 @@ def rule_context(kind: AssetType, parameters: Mapping[str, Any], settings: Anoma
     return RuleContext(
         parameters={**kind.default_parameters, **parameters},
         settings=settings,
-        static=settings.static.get(kind.name, {}),
+        static={**kind.limits, **settings.static.get(kind.name, {})},
         units={spec.name: spec.unit for spec in kind.sensors},
         normal={spec.name: (spec.normal_min, spec.normal_max) for spec in kind.sensors},
         interval=interval,

@@ -2,8 +2,9 @@
 
 A token is ``twin_`` followed by 43 URL-safe characters (256 random bits). It is shown once, when
 it is created; the database keeps only its SHA-256 and its first characters (to tell tokens
-apart in the portal). A token of ``read`` scope may read; ``write`` may read and write. Every
-token belongs to one supplier and sees only that supplier's estate.
+apart in the portal). A token of ``read`` scope may read; ``write`` may read and write; ``admin``
+may also change the catalogue (sites, assets, sensors). Every token belongs to one supplier and
+sees only that supplier's estate.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from app.db.base import utcnow
 from app.db.models import ApiToken, User
 
 TOKEN_PREFIX = "twin_"
-SCOPES = ("read", "write")
+#: read < write < admin: each allows what the ones before it do; admin also changes the
+#: catalogue (sites, assets, sensors).
+SCOPES = ("read", "write", "admin")
 SHOWN_CHARS = 12  # "twin_" and 7 more: enough to tell tokens apart, far too few to guess one
 MAX_NAME = 100
 # last_used_at is written at most this often per token, not on every request.
@@ -43,7 +46,7 @@ class TokenIdentity:
     last_used_at: datetime | None
 
     def allows(self, scope: str) -> bool:
-        return scope == "read" or self.scope == "write"
+        return SCOPES.index(self.scope) >= SCOPES.index(scope)
 
 
 @dataclass(frozen=True)

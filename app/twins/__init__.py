@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from app.twins import boiler, drivetrain, heat_exchanger, pipeline, pressure_tank, water_dispenser
+from app.twins import (
+    boiler,
+    drivetrain,
+    generic,
+    heat_exchanger,
+    pipeline,
+    pressure_tank,
+    water_dispenser,
+)
 from app.twins.base import AssetType, SensorSpec
 
 ASSET_TYPES: dict[str, AssetType] = {
     module.ASSET_TYPE.name: module.ASSET_TYPE
-    for module in (boiler, pressure_tank, pipeline, heat_exchanger, drivetrain, water_dispenser)
+    for module in (boiler, pressure_tank, pipeline, heat_exchanger, drivetrain, water_dispenser,
+                   generic)
 }
 
 

@@ -57,6 +57,9 @@ class AssetType:
     #: Sensor faults (stuck, drift, spike) need no physics and apply to every type.
     physical_faults: dict[str, tuple[str, ...]] = field(default_factory=dict)
     anomaly_rules: tuple[Any, ...] = ()
+    #: Static limits of sensors the catalogue added (their normal ranges), beside the settings'
+    #: ``anomaly.static[type]`` (which win): see :func:`app.plant.twin.effective_type`.
+    limits: dict[str, Any] = field(default_factory=dict)
 
     def sensor(self, name: str) -> SensorSpec:
         for spec in self.sensors:

@@ -22,6 +22,8 @@ class Site(Base):
     name: Mapped[str] = mapped_column(String(200))
     location: Mapped[str | None] = mapped_column(String(200))
     maintenance_emails: Mapped[str | None] = mapped_column(String(1000))
+    #: Retired sites keep their history but take no part in the pipeline or the lists.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     assets: Mapped[list[Asset]] = relationship(back_populates="site", order_by="Asset.id")
 
@@ -40,6 +42,12 @@ class Asset(Base):
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     upstream_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: User-defined calculations: ``[{"name", "unit", "formula"}]`` over the asset's sensors
+    #: (see app/plant/formulas.py), evaluated after the type's own calculations.
+    formulas: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    #: The sensors or calculations to forecast; None means the schedule's default for the type.
+    forecast_targets: Mapped[list[str] | None] = mapped_column(JSON)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     site: Mapped[Site] = relationship(back_populates="assets")
     sensors: Mapped[list[Sensor]] = relationship(back_populates="asset", order_by="Sensor.id")
@@ -57,6 +65,9 @@ class Sensor(Base):
     unit: Mapped[str] = mapped_column(String(16))
     normal_min: Mapped[float | None] = mapped_column(Float)
     normal_max: Mapped[float | None] = mapped_column(Float)
+    #: Seconds between readings: set by the user, or detected from the data on import.
+    interval_s: Mapped[int | None] = mapped_column(Integer)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     asset: Mapped[Asset] = relationship(back_populates="sensors")
 
