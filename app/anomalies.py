@@ -314,13 +314,17 @@ def explained_away(found: list[tuple[Finding, tuple[str, ...]]], margin: timedel
     return [f for f, reads in found if f.kind in FAULTY_READINGS or not explained(f, reads)]
 
 
-def lookback(kind: AssetType, settings: AnomalySettings) -> timedelta:
+def lookback(kind: AssetType, settings: AnomalySettings,
+             interval: timedelta = NOMINAL_INTERVAL) -> timedelta:
     """How much history before a range the rules need to judge its first reading as they
-    would in the middle of the data, plus the merge gap (to join an episode already running)."""
-    minutes = [settings.zscore_window * NOMINAL_INTERVAL / timedelta(minutes=1),
+    would in the middle of the data, plus the merge gap (to join an episode already running).
+    Rolling windows count readings, so their span is measured at the slowest sensor's
+    ``interval``."""
+    interval = max(interval, NOMINAL_INTERVAL)
+    minutes = [settings.zscore_window * interval / timedelta(minutes=1),
                settings.flat_minutes, settings.spike_max_minutes, DRAW_LOOKBACK / timedelta(minutes=1)]
     minutes += [limits.for_minutes for limits in settings.static.get(kind.name, {}).values()]
-    return timedelta(minutes=max(minutes) + settings.merge_gap_minutes) + 2 * NOMINAL_INTERVAL
+    return timedelta(minutes=max(minutes) + settings.merge_gap_minutes) + 2 * interval
 
 
 # -- recording ----------------------------------------------------------------------------
@@ -437,6 +441,7 @@ def run_detection(db: Database, settings: Settings, asset_id: int, start: dateti
     :data:`MAX_REREAD`). Findings that ended before a batch were found with the batch before.
     Idempotent: a second run over the same range adds nothing."""
     from app import pipeline  # the loading lives there; the pipeline imports this module lazily
+    from app.plant import twin
 
     now = now or utcnow()
     summary = DetectionSummary()
@@ -446,17 +451,17 @@ def run_detection(db: Database, settings: Settings, asset_id: int, start: dateti
         asset = session.get(Asset, asset_id)
         if asset is None:
             raise LookupError(f"no asset with id {asset_id}")
-        kind, parameters = asset_type(asset.asset_type), dict(asset.parameters or {})
-        sensors = pipeline.sensor_names(session, asset_id)
+        model = twin.load(session, asset)
+        kind, parameters, sensors = model.kind, dict(asset.parameters or {}), model.sensors
         running = session.scalar(
             select(func.min(Alert.started_at)).where(
                 Alert.asset_id == asset_id, Alert.status.in_(("open", "acknowledged")),
                 or_(Alert.ended_at.is_(None), Alert.ended_at >= start - gap)))
     if not sensors or not kind.anomaly_rules:
         return summary
-    history = lookback(kind, anomaly)
+    history = lookback(kind, anomaly, model.interval)
     newest: datetime | None = None
-    windows = list(pipeline.batch_windows(start, end, len(sensors), settings.pipeline.batch_rows))
+    windows = list(pipeline.batch_windows(start, end, pipeline.batch_span(settings, model.interval)))
     for number, (a, b) in enumerate(windows):
         read_from = a - history
         if number == 0 and running is not None:

@@ -95,6 +95,21 @@ def load_target(db: Database, asset_id: int, target: str, start: datetime, end: 
     return series.resample(f"{step_minutes}min", label="right", closed="left").mean().dropna()
 
 
+def target_step(db: Database, settings: Settings, asset_id: int, target: str) -> int:
+    """The target's step in minutes: ``pipeline.resample_minutes``, or the target's own
+    cadence when it reports more slowly (a half-hourly sensor is forecast half-hour by
+    half-hour: a 10-minute step would leave two buckets of three empty). A calculation
+    follows the asset's slowest sensor."""
+    from app.plant.catalogue import asset_interval
+
+    with db.Session() as session:
+        interval = session.scalar(select(Sensor.interval_s).where(
+            Sensor.asset_id == asset_id, Sensor.name == target))
+        if interval is None:
+            interval = asset_interval(session, asset_id)
+    return max(settings.pipeline.resample_minutes, math.ceil((interval or 0) / 60))
+
+
 def features(series: pd.Series) -> pd.DataFrame:
     """The feature frame for each time of ``series`` (from values strictly before it)."""
     past = series.shift(1)
@@ -203,7 +218,7 @@ def train(db: Database, settings: Settings, asset_id: int, target: str, *, now: 
     job is done has nothing left to do.
     """
     jobs.set_progress(db, job_id, 10, f"Loading {target}")
-    step = settings.pipeline.resample_minutes
+    step = target_step(db, settings, asset_id, target)
     series = load_target(db, asset_id, target, now - timedelta(days=settings.pipeline.training_days),
                          now, step)
     table = features(series).assign(y=series).dropna()
@@ -419,7 +434,7 @@ def challenge(db: Database, settings: Settings, asset_id: int, target: str, *, n
         with db.Session() as session, session.begin():
             jobs.finish(session, job_id, f"Trained version {challenger.version}, the first model")
         return Decision(True, "no active model: the new version is active", None, challenger)
-    step = settings.pipeline.resample_minutes
+    step = challenger.params.get("step_minutes", target_step(db, settings, asset_id, target))
     series = load_target(db, asset_id, target, now - timedelta(days=settings.pipeline.training_days), now, step)
     # Exactly the challenger's hold-out: the usable feature rows split the way train() split
     # them (splitting the raw series instead puts its last fitted rows into the window).

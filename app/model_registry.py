@@ -55,7 +55,8 @@ def overview(session: Session, supplier_id: int, asset_id: int,
     events = [(e, numbers.get(e.model_version_id)) for e in session.scalars(
         select(ModelEvent).where(ModelEvent.asset_id == asset_id).order_by(ModelEvent.at.desc()).limit(50))]
     targets = list(dict.fromkeys([v.target for v in versions]
-                                 + targets_for(load_schedule(schedule_file), asset.asset_type, asset.id)))
+                                 + targets_for(load_schedule(schedule_file), asset.asset_type, asset.id,
+                                             asset.forecast_targets)))
     return Overview(asset, targets, versions, validations, events,
                     jobs.latest_job(session, supplier_id, asset_id, "train"))
 

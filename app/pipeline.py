@@ -34,12 +34,11 @@ from app.db.base import utcnow
 from app.db.models import Asset, Calculation, PipelineRun, PipelineState, Sensor, SensorReading
 from app.db.upsert import upsert
 from app.ingest import iso_strings, raw_connection
-from app.twins import asset_type
+from app.plant import twin
+from app.plant.catalogue import fill_detected_intervals
 from settings import Settings
 
 log = logging.getLogger(__name__)
-
-NOMINAL_INTERVAL = timedelta(minutes=1)  # sizes time windows so a batch holds ~batch_rows rows
 
 
 class PipelineError(RuntimeError):
@@ -136,13 +135,21 @@ def read_wide(source: Engine, sensors: dict[int, str], start: datetime, end: dat
     return wide.rename(columns=sensors).sort_index()
 
 
-def batch_windows(start: datetime, end: datetime, sensors: int, batch_rows: int) -> Iterator[tuple[datetime, datetime]]:
-    """Consecutive [a, b) windows covering [start, end), each about ``batch_rows`` readings."""
-    step = NOMINAL_INTERVAL * max(1, batch_rows // max(1, sensors))
+def batch_windows(start: datetime, end: datetime, span: timedelta) -> Iterator[tuple[datetime, datetime]]:
+    """Consecutive [a, b) windows covering [start, end), each ``span`` long (the last shorter):
+    batches are durations, so every sensor brings its own cadence's worth of readings."""
+    step = max(span, timedelta(seconds=1))
     cursor = start
     while cursor < end:
         yield cursor, min(end, cursor + step)
         cursor += step
+
+
+def batch_span(settings: Settings, interval: timedelta | None = None) -> timedelta:
+    """A batch's duration: ``pipeline.batch_seconds``, but always enough to hold a few readings
+    of the asset's slowest sensor."""
+    span = timedelta(seconds=settings.pipeline.batch_seconds)
+    return max(span, 10 * interval) if interval else span
 
 
 def sensor_span(source: Engine, sensor_ids: list[int]) -> tuple[datetime | None, datetime | None]:
@@ -263,24 +270,38 @@ def calculate(
     """Calculate the asset's derived quantities from ``start`` (default: its watermark, or its
     first reading) up to ``end`` (default: its newest reading, inclusive).
 
-    ``progress(done_batches, total_batches)`` is called after each batch.
+    The asset is taken as its catalogue describes it (:mod:`app.plant.twin`): a built-in type
+    lacking some of its sensors, a sensor with no readings, a generic asset with one sensor:
+    what can be calculated is, and ``summary.details["status"]`` says in words what waits for
+    what. ``progress(done_batches, total_batches)`` is called after each batch.
     """
     summary = RunSummary(asset_id, "calculate")
-    with db.Session() as session:
+    with db.Session() as session, session.begin():
         asset = session.get(Asset, asset_id)
         if asset is None:
             raise PipelineError(f"no asset with id {asset_id}")
-        kind = asset_type(asset.asset_type)
-        sensors = sensor_names(session, asset_id)
-        parameters = dict(asset.parameters or {})
+        # Sensors fed by the API or a device report at a cadence nobody typed in: learn it once.
+        unknown = list(session.scalars(select(Sensor.id).where(Sensor.asset_id == asset_id,
+                                                               Sensor.interval_s.is_(None))))
+        if unknown:
+            fill_detected_intervals(session, unknown, db.sensors_engine)
+        model = twin.load(session, asset)
         watermark = session.scalar(select(PipelineState.watermark).where(PipelineState.asset_id == asset_id))
-    missing = {spec.name for spec in kind.sensors} - set(sensors.values())
-    if missing:
-        raise PipelineError(f"asset {asset_id} lacks sensors {', '.join(sorted(missing))}")
+    notes = list(model.problems)
+    summary.details["status"] = notes
+    sensors = model.sensors
+    if not sensors:
+        summary.decision = "no sensors yet"
+        notes.append("the asset has no sensors: add them in the catalogue")
+        return summary
     first, last = sensor_span(db.sensors_engine, list(sensors))
     if first is None:
         summary.decision = "no sensor data yet"
+        notes.append("none of its sensors has readings yet")
         return summary
+    silent = silent_sensors(db.sensors_engine, sensors)
+    if silent:
+        notes.append(f"no readings yet from {', '.join(silent)}")
     begin = start or (watermark + timedelta(microseconds=1) if watermark else first)
     # Nothing is calculated past the newest reading: a later `end` waits for data to arrive.
     finish = min(end, last + timedelta(microseconds=1)) if end else last + timedelta(microseconds=1)
@@ -289,16 +310,18 @@ def calculate(
         summary.decision = "up to date"
         return summary
     run_id = start_run(db, asset_id, "calculate")
+    batch_notes: dict[str, None] = {}
     try:
         with db.Session() as session:
             carry = carry_before(session, asset_id, begin)
-        windows = list(batch_windows(begin, finish, len(sensors), settings.pipeline.batch_rows))
+        windows = list(batch_windows(begin, finish, batch_span(settings, model.interval)))
         for number, (a, b) in enumerate(windows, start=1):
             with Timer(summary, "load"):
                 wide = read_wide(db.sensors_engine, sensors, a, b)
             if not wide.empty:
                 with Timer(summary, "calculate"):
-                    frame, carry = kind.calculate(wide, carry, parameters)
+                    frame, carry, said = twin.calculate_batch(model, wide, carry)
+                batch_notes.update(dict.fromkeys(said))
                 # The watermark only moves forward: re-running an earlier range must not make
                 # the next routine run recalculate everything after that range.
                 newest = wide.index[-1].to_pydatetime()
@@ -308,10 +331,11 @@ def calculate(
                     upsert(conn, PipelineState.__table__,
                            [{"asset_id": asset_id, "watermark": watermark,
                              "updated_at": utcnow()}], keys=["asset_id"])
-                summary.rows += len(wide) * len(sensors)
+                summary.rows += int(wide.notna().to_numpy().sum())
             summary.batches += 1
             if progress is not None:
                 progress(number, len(windows))
+        notes.extend(batch_notes)
         # Long-range plots read hourly rollups (app.series): bring the hours just read up to
         # date, on the pipeline's schedule. Counted as saving: it is derived data the run stores.
         with Timer(summary, "save"):
@@ -320,12 +344,21 @@ def calculate(
         with Timer(summary, "detect"):
             summary.details["anomalies"] = anomalies.run_detection(db, settings, asset_id, begin,
                                                                    finish).as_dict()
-    except Exception:
+    except Exception as exc:
+        summary.details["error"] = f"{type(exc).__name__}: {exc}"[:500]
         finish_run(db, run_id, summary, status="failed")
         raise
     summary.decision = "calculated"
     finish_run(db, run_id, summary)
     return summary
+
+
+def silent_sensors(source: Engine, sensors: dict[int, str]) -> list[str]:
+    """The names of ``sensors`` that have never reported (one index seek each)."""
+    with source.connect() as conn:
+        return [name for sensor_id, name in sensors.items()
+                if conn.scalar(select(SensorReading.ts).where(SensorReading.sensor_id == sensor_id)
+                               .limit(1)) is None]
 
 
 def run(
@@ -349,6 +382,7 @@ def run(
     summary = RunSummary(asset_id, "run", rows=calculated.rows, batches=calculated.batches,
                          timings_s=dict(calculated.timings_s), start=calculated.start, end=calculated.end)
     decisions: dict[str, str] = {}
+    notes = list(calculated.details.get("status", []))
     run_id = start_run(db, asset_id, "run", ",".join(targets) or None)
     moment = now or end or utcnow()
     for target in targets:
@@ -374,19 +408,39 @@ def run(
                 steps.append(f"{ml.predict(db, settings, asset_id, target, now=moment)} forecasts")
         except ml.ModelError as exc:
             steps.append(f"stopped: {exc}")
+            notes.append(f"{target}: {exc}")
         decisions[target] = "; ".join(steps)
     summary.decision = calculated.decision
     summary.details["targets"] = decisions
+    summary.details["status"] = notes
     finish_run(db, run_id, summary)
     return summary
 
 
-def scheduled_assets(db: Database, asset_type: str | None, asset_id: int | None) -> list[int]:
-    """The assets a schedule entry names: every asset of a type, or one asset."""
+def scheduled_assets(db: Database, asset_type: str | None, asset_id: int | None,
+                     target: str | None = None) -> list[tuple[int, str | None]]:
+    """The (asset, target) pairs a schedule entry names: every live asset of a type, one asset,
+    or (``asset_type`` and ``asset_id`` both None) every live asset whose catalogue entry
+    chooses its own forecast targets, once per target. An asset that chose its own targets
+    leaves its type's entries for that "catalogue" entry; retired assets and sites rest."""
+    from app.db.models import Site
+
     with db.Session() as session:
-        query = select(Asset.id)
-        query = query.where(Asset.asset_type == asset_type) if asset_type else query.where(Asset.id == asset_id)
-        return list(session.scalars(query))
+        query = (select(Asset.id, Asset.asset_type, Asset.forecast_targets)
+                 .join(Site, Site.id == Asset.site_id)
+                 .where(Asset.retired_at.is_(None), Site.retired_at.is_(None)).order_by(Asset.id))
+        if asset_type:
+            query = query.where(Asset.asset_type == asset_type)
+        elif asset_id is not None:
+            query = query.where(Asset.id == asset_id)
+        rows = session.execute(query).all()
+    if asset_type is None and asset_id is None:  # the catalogue's own targets
+        if target is None:  # calculate: every asset whose type has no schedule entry of its own
+            return [(row.id, None) for row in rows if row.asset_type == "generic"]
+        return [(row.id, chosen) for row in rows for chosen in (row.forecast_targets or ())]
+    if target is not None and asset_type:
+        rows = [row for row in rows if row.forecast_targets is None]
+    return [(row.id, target) for row in rows]
 
 
 def retraining_job(db: Database, asset_id: int, target: str) -> int | None:

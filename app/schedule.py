@@ -6,7 +6,9 @@ asset of a type) and target, when to calculate, train, predict and validate.
        "calculate": {"every": "5m"}, "train": {"cron": "15 2 * * *"},
        "predict": {"every": "10m"}, "validate": {"every": "30m"}}]}
 
-An entry names ``asset_type`` (all assets of that type) or ``asset`` (one asset id). Each stage
+An entry names ``asset_type`` (all assets of that type) or ``asset`` (one asset id), or is the
+``{"catalogue": true, ...}`` entry: every asset whose catalogue entry chooses its own forecast
+targets (those leave their type's entries), and the calculations of generic assets. Each stage
 is ``{"every": "<n>s|m|h|d"}`` or ``{"cron": "<minute> <hour> <day> <month> <weekday>"}`` (UTC)
 and may be left out. The file is validated as a whole when beat starts: a mistake stops it
 with a message naming the entry and what to fix.
@@ -46,11 +48,13 @@ class When:
 class Entry:
     asset_type: str | None
     asset_id: int | None
-    target: str
+    target: str | None  # None: the catalogue entry, whose targets each asset chooses
     stages: dict[str, When]
 
     @property
     def label(self) -> str:
+        if self.target is None:
+            return "catalogue targets"
         who = self.asset_type if self.asset_type else f"asset {self.asset_id}"
         return f"{who}/{self.target}"
 
@@ -82,9 +86,18 @@ def parse(data: Any, source: str = "prediction_schedule.json") -> list[Entry]:
         where = f"{source} entry {number}"
         if not isinstance(raw, dict):
             raise ScheduleError(f"{where}: each entry must be an object")
-        unknown = set(raw) - {"asset_type", "asset", "target", *STAGES}
+        unknown = set(raw) - {"asset_type", "asset", "target", "catalogue", *STAGES}
         if unknown:
             raise ScheduleError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        if "catalogue" in raw:
+            if raw["catalogue"] is not True or {"asset_type", "asset", "target"} & set(raw):
+                raise ScheduleError(f"{where}: the catalogue entry is {{\"catalogue\": true}} with "
+                                    "stages only: each asset's catalogue entry names its targets")
+            stages = {stage: _when(raw[stage], f"{where} ({stage})") for stage in STAGES if stage in raw}
+            if not stages:
+                raise ScheduleError(f"{where}: give at least one of {', '.join(STAGES)}")
+            entries.append(Entry(None, None, None, stages))
+            continue
         if ("asset_type" in raw) == ("asset" in raw):
             raise ScheduleError(f"{where}: name either 'asset_type' or 'asset' (an asset id)")
         asset_type = raw.get("asset_type")
@@ -121,7 +134,12 @@ def load(path: Path | None = None) -> list[Entry]:
     return parse(data, path.name)
 
 
-def targets_for(entries: list[Entry], asset_type: str, asset_id: int) -> list[str]:
-    """The targets the schedule forecasts for an asset."""
-    found = [e.target for e in entries if e.asset_type == asset_type or e.asset_id == asset_id]
+def targets_for(entries: list[Entry], asset_type: str, asset_id: int,
+                chosen: list[str] | None = None) -> list[str]:
+    """The targets forecast for an asset: those its catalogue entry chose (``chosen``, the
+    asset's ``forecast_targets``), else the schedule's for its type or for it."""
+    if chosen is not None:
+        return list(dict.fromkeys(chosen))
+    found = [e.target for e in entries if e.target is not None
+             and (e.asset_type == asset_type or e.asset_id == asset_id)]
     return list(dict.fromkeys(found))

@@ -38,7 +38,7 @@ from _support import log, verdict  # noqa: E402
 
 from app.detection_score import SCORED, Score, evaluate  # noqa: E402
 from app.simulation import FAULT_KINDS  # noqa: E402
-from app.twins import ASSET_TYPES  # noqa: E402
+from app.twins import SIMULATED_TYPES  # noqa: E402
 from settings import load_settings  # noqa: E402
 
 START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday: the dispenser's office week starts with it
@@ -53,7 +53,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--days", type=float, default=30.0, help="simulated days per type and seed")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--types", default=",".join(ASSET_TYPES), help="comma-separated asset types")
+    parser.add_argument("--types", default=",".join(SIMULATED_TYPES), help="comma-separated asset types")
     parser.add_argument("--show", type=int, default=5, help="misses and wrong alerts listed per kind")
     args = parser.parse_args()
     settings = load_settings(environ={})

@@ -133,7 +133,9 @@ class IngestSettings(_Section):
 
 
 class PipelineSettings(_Section):
-    batch_rows: int = Field(200_000, ge=100)
+    #: how much time one batch of the pipeline spans, in seconds (each sensor at its own
+    #: cadence: a week holds 336 half-hourly readings or 10,080 one-minute ones)
+    batch_seconds: int = Field(7 * 86_400, ge=60, le=366 * 86_400)
     horizon_minutes: int = Field(60, ge=1)
     min_training_rows: int = Field(1000, ge=10)
     resample_minutes: int = Field(10, ge=1, le=1440)

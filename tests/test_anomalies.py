@@ -40,7 +40,7 @@ from app.detection_score import Score, evaluate
 from app.generator import SignalSpec
 from app.pipeline import calculate
 from app.simulation import Fault, simulate, write
-from app.twins import ASSET_TYPES
+from app.twins import ASSET_TYPES, SIMULATED_TYPES
 from app.twins.base import AssetType, SensorSpec
 from app.twins.rules import AtMostFor, Expected, FlatLine, Imbalance, Spike, Threshold
 from settings import Settings
@@ -592,7 +592,7 @@ def simulated(asset_type_name: str, *faults: Fault, days: float = 2, seed: int =
     return simulate(asset_type_name, {}, T0, T0 + timedelta(days=days), seed=seed, faults=faults)
 
 
-@pytest.mark.parametrize("asset_type_name", sorted(ASSET_TYPES))
+@pytest.mark.parametrize("asset_type_name", sorted(SIMULATED_TYPES))
 def test_every_rule_of_every_type_checks_with_the_default_settings_and_a_healthy_run_raises_nothing(
         asset_type_name: str, settings: Settings) -> None:
     kind = ASSET_TYPES[asset_type_name]
@@ -661,7 +661,7 @@ def test_a_leak_seen_across_runs_and_batches_is_one_alert_with_the_whole_span(
     (reference,) = alerts_of(any_db, whole.asset_id)
     split = add_plant(any_db, PIPE_SENSORS, name="South Farm", asset_type="pipeline")
     write(any_db, split.asset_id, simulated("pipeline", LEAK, days=1))
-    small = make_settings(tmp_path, pipeline__batch_rows=300, database__url=any_db.settings.database_url)
+    small = make_settings(tmp_path, pipeline__batch_seconds=6000, database__url=any_db.settings.database_url)
     run_detection(any_db, small, split.asset_id, T0, at(660))  # the run ends mid-leak
     (partial,) = alerts_of(any_db, split.asset_id)
     assert partial.ended_at is not None and partial.ended_at < at(660)
@@ -700,7 +700,7 @@ def test_the_settings_file_holds_the_anomaly_defaults_including_the_dispensers_s
 def test_precision_and_recall_on_injected_faults_meet_the_targets(settings: Settings) -> None:
     """bench/anomalies.py on a smaller run: every type, 10 days (20 faults each), one seed."""
     totals = {kind: Score() for kind in ("leak", "stuck_sensor", "spike", "drift", "overuse")}
-    for name in sorted(ASSET_TYPES):
+    for name in sorted(SIMULATED_TYPES):
         for kind, score in evaluate(name, utc(2026, 1, 5), 10, 11, settings.anomaly).items():
             totals[kind].add(score)
     report = {kind: (s.found, s.faults, s.recall, s.right, s.alerts, s.precision) for kind, s in totals.items()}

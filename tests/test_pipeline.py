@@ -22,7 +22,8 @@ from app.db import Database
 from app.db.models import Calculation, PipelineRun, PipelineState
 from app.generator import generate_chunks
 from app.ingest import write_sensor_readings
-from app.pipeline import PipelineError, calculate
+from app.pipeline import calculate
+from app.plant.status import latest_status
 from app.twins.drivetrain import ASSET_TYPE as DRIVETRAIN
 from settings import Settings
 from tests.conftest import Plant, add_plant, make_settings, utc
@@ -30,6 +31,7 @@ from tests.conftest import Plant, add_plant, make_settings, utc
 T0 = utc(2024, 3, 1)
 DAY = timedelta(days=1)
 MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
 SENSORS = [spec.name for spec in DRIVETRAIN.sensors]  # torque, speed, oil_temperature
 NAMES = ["accumulated_destruction", "destruction_rate"]
 
@@ -230,8 +232,8 @@ def test_rerunning_an_earlier_range_keeps_the_watermark_at_the_newest_calculated
 
 
 def test_small_batches_give_the_same_results_as_one_batch(db: Database, tmp_path: Path) -> None:
-    # 600 readings // 3 sensors = 200-minute windows
-    small = make_settings(tmp_path, pipeline__batch_rows=600)
+    # 200-minute windows (as 600 one-minute readings of 3 sensors were)
+    small = make_settings(tmp_path, pipeline__batch_seconds=12000)
     plant = drivetrain(db)
     day = write_readings(db, plant, T0, T0 + DAY)
     progress: list[tuple[int, int]] = []
@@ -262,7 +264,7 @@ def failing_on_call(number: int, real: Callable[..., pd.DataFrame]) -> Callable[
 def test_a_run_that_fails_half_way_keeps_its_finished_batches_and_the_next_run_resumes(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    small = make_settings(tmp_path, pipeline__batch_rows=600)
+    small = make_settings(tmp_path, pipeline__batch_seconds=12000)
     plant = drivetrain(db)
     day = write_readings(db, plant, T0, T0 + DAY)
     monkeypatch.setattr(app.pipeline, "read_wide", failing_on_call(3, app.pipeline.read_wide))
@@ -281,17 +283,43 @@ def test_a_run_that_fails_half_way_keeps_its_finished_batches_and_the_next_run_r
     assert_same(stored(db, plant.asset_id), single_pass(day), rtol=1e-9)
 
 
-# -- refusals ---------------------------------------------------------------------------------
+# -- assets the catalogue left incomplete ---------------------------------------------------
 
 
-def test_an_asset_lacking_a_required_sensor_is_refused_naming_the_sensor(
+def test_an_asset_lacking_a_required_sensor_runs_what_it_can_and_names_the_sensor(
     db: Database, settings: Settings
 ) -> None:
     plant = drivetrain(db, ["torque", "speed"])
+    frame = pd.concat(generate_chunks(DRIVETRAIN.sensor("torque").signal, plant.sensor_ids[0],
+                                      T0, T0 + HOUR, MINUTE, seed=1))
+    write_sensor_readings(db.sensors_engine, frame)
 
-    with pytest.raises(PipelineError, match="oil_temperature"):
-        calculate(db, settings, plant.asset_id)
-    assert runs(db, plant.asset_id) == []
+    summary = calculate(db, settings, plant.asset_id)
+
+    assert summary.decision == "calculated"
+    assert any("oil_temperature" in note for note in summary.details["status"])
+    with db.Session() as session:  # the type's calculations wait for the sensor
+        assert session.scalar(select(func.count()).select_from(Calculation)) == 0
+    with db.Session() as session:
+        status = latest_status(session, plant.asset_id)
+    assert status.level == "attention" and "oil_temperature" in status.text
+
+
+def test_a_sensor_without_readings_does_not_stop_the_asset(
+    db: Database, settings: Settings
+) -> None:
+    # All three sensors exist, but oil temperature never reported: the KeyError of old.
+    plant = drivetrain(db)
+    for spec, sensor_id in list(zip(DRIVETRAIN.sensors, plant.sensor_ids, strict=True))[:2]:
+        write_sensor_readings(db.sensors_engine, pd.concat(
+            generate_chunks(spec.signal, sensor_id, T0, T0 + HOUR, MINUTE, seed=1)))
+
+    summary = calculate(db, settings, plant.asset_id)
+
+    assert summary.decision == "calculated"
+    notes = " ".join(summary.details["status"])
+    assert "no readings yet from oil_temperature" in notes
+    assert "own calculations skipped" in notes
 
 
 def test_an_asset_without_sensor_data_says_there_is_none_yet(

@@ -30,7 +30,7 @@ from app.simulation import (
     simulate_asset,
     write,
 )
-from app.twins import ASSET_TYPES, asset_type
+from app.twins import SIMULATED_TYPES, asset_type
 from app.twins.heat_exchanger import effectiveness
 from app.twins.pipeline import friction_factor
 from tests.conftest import add_plant, make_settings, utc
@@ -52,7 +52,7 @@ def window(frame: pd.DataFrame, start: datetime, end: datetime) -> np.ndarray:
 # -- every type ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", sorted(ASSET_TYPES))
+@pytest.mark.parametrize("kind", sorted(SIMULATED_TYPES))
 def test_every_type_simulates_exactly_its_sensors_on_a_utc_grid(kind: str) -> None:
     result = run(kind, hours=2, interval_s=30)
     assert list(result.frame.columns) == [s.name for s in asset_type(kind).sensors]
@@ -65,7 +65,7 @@ def test_every_type_simulates_exactly_its_sensors_on_a_utc_grid(kind: str) -> No
     assert list(result.labels.columns)[:4] == ["kind", "sensor", "start", "end"]
 
 
-@pytest.mark.parametrize("kind", sorted(ASSET_TYPES))
+@pytest.mark.parametrize("kind", sorted(SIMULATED_TYPES))
 def test_defaults_keep_every_type_in_its_normal_ranges_almost_always(kind: str) -> None:
     frame = run(kind, hours=72, seed=1).frame
     for spec in asset_type(kind).sensors:
@@ -73,7 +73,7 @@ def test_defaults_keep_every_type_in_its_normal_ranges_almost_always(kind: str) 
         assert inside.mean() > 0.95, f"{spec.name}: {inside.mean():.3f} of readings in range"
 
 
-@pytest.mark.parametrize("kind", sorted(ASSET_TYPES))
+@pytest.mark.parametrize("kind", sorted(SIMULATED_TYPES))
 def test_same_seed_same_frame_and_another_seed_other_noise(kind: str) -> None:
     first, again, other = (run(kind, hours=6, seed=seed).frame for seed in (4, 4, 5))
     pd.testing.assert_frame_equal(first, again)
@@ -421,7 +421,7 @@ def test_physical_fault_visibly_moves_its_sensors_in_its_window_and_is_labelled(
     assert (label["start"], label["end"], label["magnitude"]) == (W0, W1, magnitude)
 
 
-@pytest.mark.parametrize("kind", sorted(ASSET_TYPES))
+@pytest.mark.parametrize("kind", sorted(SIMULATED_TYPES))
 def test_sensor_faults_are_stuck_drifting_or_spiking_only_in_their_window(kind: str) -> None:
     sensor = asset_type(kind).sensors[-1]
     width = sensor.normal_max - sensor.normal_min
@@ -469,7 +469,7 @@ def test_a_fault_a_type_cannot_show_or_a_bad_fault_is_refused_with_a_reason() ->
 # -- resuming --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", sorted(ASSET_TYPES))
+@pytest.mark.parametrize("kind", sorted(SIMULATED_TYPES))
 def test_simulating_in_two_chunks_from_the_returned_state_equals_one_pass(kind: str) -> None:
     middle, end = T0 + timedelta(hours=31, minutes=17), T0 + timedelta(hours=48)
     faults = [Fault("drift", T0 + timedelta(hours=30), T0 + timedelta(hours=33), magnitude=1.0)]

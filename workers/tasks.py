@@ -93,19 +93,23 @@ def validate(self: TwinTask, asset_id: int, target: str) -> str | None:
 
 @shared_task(bind=True, base=TwinTask, name="twin.schedule.dispatch", ignore_result=True)
 def dispatch(self: TwinTask, stage: str, asset_type: str | None, asset_id: int | None,
-             target: str) -> int:
-    """Fan a schedule entry out to one task per matching asset (beat sends this)."""
-    asset_ids = pipeline.scheduled_assets(self.db, asset_type, asset_id)
-    for one in asset_ids:
+             target: str | None) -> int:
+    """Fan a schedule entry out to one task per matching asset and target (beat sends this);
+    the catalogue entry (no type, asset or target) fans out to each asset's chosen targets."""
+    pairs = pipeline.scheduled_assets(self.db, asset_type, asset_id,
+                                      None if stage == "calculate" else target)
+    if stage == "calculate":
+        pairs = list(dict.fromkeys((one, None) for one, _ in pairs))
+    for one, chosen in pairs:
         if stage == "calculate":
             calculate.delay(one)
         elif stage == "train":
-            train.delay(one, target)
+            train.delay(one, chosen)
         elif stage == "predict":
-            predict.delay(one, target)
+            predict.delay(one, chosen)
         elif stage == "validate":
-            validate.delay(one, target)
-    return len(asset_ids)
+            validate.delay(one, chosen)
+    return len(pairs)
 
 
 # -- email ---------------------------------------------------------------------------------

@@ -19,6 +19,12 @@ ASSET_TYPES: dict[str, AssetType] = {
                    generic)
 }
 
+#: The built-in types with physics: each has a simulator (the demo, what-if and the fault
+#: benchmarks run them). The generic type has none: its user brings the sensors.
+SIMULATED_TYPES: dict[str, AssetType] = {
+    name: kind for name, kind in ASSET_TYPES.items() if kind.simulate is not None
+}
+
 
 def asset_type(name: str) -> AssetType:
     """The registered asset type ``name``; a clear error for an unknown one."""
@@ -29,4 +35,4 @@ def asset_type(name: str) -> AssetType:
         raise KeyError(f"unknown asset type {name!r} (known: {known})") from None
 
 
-__all__ = ["ASSET_TYPES", "AssetType", "SensorSpec", "asset_type"]
+__all__ = ["ASSET_TYPES", "SIMULATED_TYPES", "AssetType", "SensorSpec", "asset_type"]
