@@ -682,45 +682,95 @@ def pipeline_group() -> None:
 
 
 @pipeline_group.command("run")
-@click.option("--asset", "asset_id", type=int, required=True, help="Asset id.")
+@click.option("--asset", "asset_refs", multiple=True,
+              help="An asset (id or name; repeat for several). Default: every live asset.")
+@click.option("--supplier", "supplier_name", default=None,
+              help="Only this supplier's assets (and where asset names are looked up).")
 @click.option("--from", "start", default=None, help="Start (ISO; default: where the last run stopped).")
 @click.option("--to", "end", default=None, help="End, exclusive (ISO; default: the newest data).")
 @click.option("--target", "targets", multiple=True,
-              help="Also train, predict and validate this target (default: the schedule's).")
+              help="Also train, predict and validate this target (default: the asset's chosen "
+                   "targets, else the schedule's for its type).")
 @click.option("--no-models", is_flag=True, help="Only calculate.")
 @click.pass_context
 @friendly_errors
-def pipeline_run(ctx: click.Context, asset_id: int, start: str | None, end: str | None,
-                 targets: tuple[str, ...], no_models: bool) -> None:
-    """Calculate an asset's data, then train (if needed), predict and validate its models:
-    the same code the workers run, with a progress bar."""
+def pipeline_run(ctx: click.Context, asset_refs: tuple[str, ...], supplier_name: str | None,
+                 start: str | None, end: str | None, targets: tuple[str, ...], no_models: bool) -> None:
+    """Calculate assets' data, then train (if needed), predict and validate their models: the
+    same code the workers run, with a progress bar. Each asset ends with its status; one that
+    fails does not stop the others (the exit code is 1 if any failed)."""
     from tqdm import tqdm
 
     from app import pipeline, schedule
-    from app.db.models import Asset
 
     settings = _settings(ctx)
     begin = _parse_time(start, "--from") if start else None
     finish = _parse_time(end, "--to") if end else None
     database = _database(settings, require_head=True)
     _process(ctx, "cli")
-    with database.Session() as session:
-        asset = session.get(Asset, asset_id)
-        if asset is None:
-            _fail(f"no asset with id {asset_id}")
-        chosen = [] if no_models else (list(targets) or schedule.targets_for(
-            schedule.load(settings.pipeline.schedule_file), asset.asset_type, asset_id))
-    with tqdm(total=1, unit="batch", desc=f"asset {asset_id}", file=sys.stderr) as bar:
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
+    chosen = _pipeline_assets(database, asset_refs, supplier_name)
+    if not chosen:
+        _fail("no live assets to run: create one with `twin assets create`")
+    entries = schedule.load(settings.pipeline.schedule_file)
+    failed = 0
+    for asset_id, name, asset_type, forecast_targets in chosen:
+        wanted = [] if no_models else (list(targets) or schedule.targets_for(
+            entries, asset_type, asset_id, forecast_targets))
+        click.echo(f"asset {asset_id} {name!r} ({asset_type})")
+        try:
+            with tqdm(total=1, unit="batch", desc=f"asset {asset_id}", file=sys.stderr) as bar:
+                def progress(done: int, total: int) -> None:
+                    bar.total = total
+                    bar.update(done - bar.n)
 
-        summary = pipeline.run(database, settings, asset_id, chosen, start=begin, end=finish,
-                               progress=progress)
-    click.echo(f"calculate: {summary.decision}; {summary.rows:,} readings in {summary.batches} batches")
-    for target, outcome in summary.details.get("targets", {}).items():
-        click.echo(f"{target}: {outcome}")
-    click.echo("timings: " + ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in summary.timings_s.items()))
+                summary = pipeline.run(database, settings, asset_id, wanted, start=begin, end=finish,
+                                       progress=progress)
+        except Exception as exc:  # one asset's failure is reported; the others go on
+            log.exception("pipeline run of asset %s failed", asset_id)
+            click.echo(f"  failed: {type(exc).__name__}: {exc}")
+            failed += 1
+            continue
+        click.echo(f"  calculate: {summary.decision}; {summary.rows:,} readings in {summary.batches} batches")
+        for target, outcome in summary.details.get("targets", {}).items():
+            click.echo(f"  {target}: {outcome}")
+        for note in summary.details.get("status", []):
+            click.echo(f"  attention: {note}")
+        if not summary.details.get("status"):
+            click.echo("  status: ok")
+        click.echo("  timings: " + ", ".join(f"{stage} {seconds:.2f} s"
+                                             for stage, seconds in summary.timings_s.items()))
+    if failed:
+        sys.exit(1)
+
+
+def _pipeline_assets(database: Any, refs: tuple[str, ...],
+                     supplier_name: str | None) -> list[tuple[int, str, str, list[str] | None]]:
+    """(id, name, type, chosen targets) of the assets ``refs`` name, or of every live asset."""
+    from sqlalchemy import select
+
+    from app.db.models import Asset, Site, Supplier
+
+    with database.Session() as session:
+        query = (select(Asset.id, Asset.name, Asset.asset_type, Asset.forecast_targets)
+                 .join(Site, Site.id == Asset.site_id))
+        if supplier_name:
+            supplier_id = session.scalar(select(Supplier.id).where(Supplier.name == supplier_name))
+            if supplier_id is None:
+                _fail(f"no supplier {supplier_name!r}")
+            query = query.where(Site.supplier_id == supplier_id)
+        if not refs:
+            query = query.where(Asset.retired_at.is_(None), Site.retired_at.is_(None))
+            return [tuple(row) for row in session.execute(query.order_by(Asset.id))]  # type: ignore[misc]
+        found = []
+        for ref in refs:
+            rows = session.execute(query.where(Asset.id == int(ref)) if ref.isdigit()
+                                   else query.where(Asset.name == ref)).all()
+            if not rows:
+                _fail(f"no asset {ref}" if ref.isdigit() else f"no asset called {ref!r}")
+            if len(rows) > 1:
+                _fail(f"several assets are called {ref!r}: give its id (`twin assets list`)")
+            found.append(tuple(rows[0]))
+        return found  # type: ignore[return-value]
 
 
 @main.group()
@@ -914,6 +964,13 @@ def _stop(children: list[subprocess.Popen[bytes]], grace_s: float = 15.0) -> Non
             log.warning("process %d did not stop in %.0f s; killing it", child.pid, grace_s)
             child.kill()
             child.wait()
+
+
+# The catalogue's commands live in their own module; it imports this one's helpers.
+from app.cli_catalogue import COMMANDS  # noqa: E402
+
+for _command in COMMANDS:
+    main.add_command(_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -330,6 +330,9 @@ class ImportReport:
     problems: int = 0  # every refusal, kept or not
     refusals: list[Refusal] = field(default_factory=list)
     seconds: float = 0.0
+    #: sensors: the reporting interval detected from the data (seconds), by "asset / sensor",
+    #: for each sensor whose interval nobody had set
+    intervals: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
         """One line a person reads: what was stored and what was refused."""
@@ -343,6 +346,9 @@ class ImportReport:
         text = ", ".join(parts)
         if self.refused_rows:
             text += " (the other lines are stored)"
+        if self.intervals:
+            text += "; reporting interval detected: " + ", ".join(
+                f"{name} every {seconds:,} s" for name, seconds in sorted(self.intervals.items()))
         return text
 
     def as_dict(self) -> dict[str, Any]:
@@ -881,8 +887,21 @@ def import_sensors(
         # Long-range plots read hourly rollups: bring the imported hours (a back-fill among
         # them) up to date now rather than at the pipeline's next run.
         refresh_rollups(db, sorted(sensors), since=earliest.to_pydatetime())
+        report.intervals = _detect_intervals(db, sorted(sensors))
     report.seconds = round(time.monotonic() - started, 3)
     return report
+
+
+def _detect_intervals(db: Database, sensor_ids: list[int]) -> dict[str, int]:
+    """Learn the reporting interval of each imported sensor that has none set."""
+    from app.plant.catalogue import fill_detected_intervals
+
+    with db.Session() as session, session.begin():
+        found = fill_detected_intervals(session, sensor_ids, db.sensors_engine)
+        names = dict(session.execute(select(Sensor.id, Asset.name + " / " + Sensor.name)
+                                     .join(Asset, Asset.id == Sensor.asset_id)
+                                     .where(Sensor.id.in_(list(found) or [-1]))).all())
+    return {names[sensor_id]: seconds for sensor_id, seconds in found.items()}
 
 
 # -- meter readings -----------------------------------------------------------------------------

@@ -384,7 +384,10 @@ def run(
     decisions: dict[str, str] = {}
     notes = list(calculated.details.get("status", []))
     run_id = start_run(db, asset_id, "run", ",".join(targets) or None)
-    moment = now or end or utcnow()
+    # Models train on the history before "now" and forecast from it. For history imported from
+    # the past, "now" is where the data ends, not the wall clock (which would find no data).
+    newest = calculated.end if calculated.end is not None else None
+    moment = now or end or (min(utcnow(), newest) if newest is not None else utcnow())
     for target in targets:
         steps: list[str] = []
         try:

@@ -44,7 +44,7 @@ from app.db.models import (
     Site,
     Supplier,
 )
-from app.plant.formulas import FormulaError, parse_all
+from app.plant.formulas import FormulaError, names_in, parse_all
 from app.twins import ASSET_TYPES
 
 MAX_NAME = 200
@@ -177,6 +177,12 @@ def _parameters(kind: str, value: Any) -> dict[str, Any]:
                                  f"{', '.join(sorted(defaults))})", f"parameters.{name}")
         if not name.replace("_", "a").isalnum() or len(name) > 64:
             raise CatalogueError("a parameter's name holds letters, digits and _", f"parameters.{name}")
+        default = defaults.get(name)
+        if isinstance(default, str):  # a choice, such as a boiler's control mode
+            if not isinstance(raw, str) or not raw.strip() or len(raw) > 64:
+                raise CatalogueError(f"give a word, as the default {default!r}", f"parameters.{name}")
+            out[name] = raw.strip()
+            continue
         number = _number(raw, f"parameters.{name}")
         if number is None:
             raise CatalogueError("give a number", f"parameters.{name}")
@@ -336,7 +342,7 @@ def _check_formulas(asset: Asset, formulas: Any, sensor_names: Sequence[str]) ->
                         "formula": str(entry.get("formula") or "").strip()})
     kind = ASSET_TYPES[asset.asset_type]
     try:
-        parse_all(entries, sensor_names, list(kind.calculations))
+        parse_all(entries, sensor_names, list(kind.calculations), list(asset.parameters or {}))
     except FormulaError as exc:
         raise CatalogueError(str(exc), "formulas") from None
     return entries
@@ -675,13 +681,7 @@ def _apply_sensor(session: Session, asset: Asset, sensor: Sensor, changes: Mappi
 
 def _not_used(asset: Asset, sensor_name: str, verb: str) -> None:
     for formula in asset.formulas or ():
-        try:
-            reads = parse_all([formula], [sensor_name] + [str(f.get("name")) for f in asset.formulas
-                                                           or () if f is not formula],
-                              list(calculation_names(asset)))
-        except FormulaError:
-            reads = []
-        if reads and sensor_name in reads[0].reads:
+        if sensor_name in names_in(str(formula.get("formula") or "")):
             raise CatalogueError(f"the calculation {formula.get('name')!r} reads it: change that "
                                  f"formula before the sensor is {verb}", "name")
     if sensor_name in (asset.forecast_targets or ()):

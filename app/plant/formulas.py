@@ -1,8 +1,9 @@
 """User-defined calculations: formulas over an asset's sensors, checked once and evaluated
 vectorised over a batch.
 
-A formula is an arithmetic expression in Python's syntax over the asset's sensor names (and
-the names of calculations defined before it), numbers, ``+ - * / ** %``, and these functions:
+A formula is an arithmetic expression in Python's syntax over the asset's sensor names, the
+names of calculations defined before it, the asset's parameters (constants such as
+``efficiency``), numbers, ``+ - * / ** %``, and these functions:
 
     abs sqrt exp log log10 sin cos min max clip(x, lo, hi) where(cond, a, b) integrate(x)
 
@@ -25,6 +26,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -135,8 +137,10 @@ def _check(node: ast.AST, known: set[str], reads: list[str]) -> int:
                        "+ - * / ** %, comparisons inside where(), and the listed functions")
 
 
-def parse(name: str, unit: str, text: str, known: Sequence[str]) -> Formula:
-    """Check a formula against the names it may read; raise :class:`FormulaError` if unusable."""
+def parse(name: str, unit: str, text: str, known: Sequence[str],
+          constants: Sequence[str] = ()) -> Formula:
+    """Check a formula against the names it may read (``known`` series and ``constants``, the
+    asset's parameters); raise :class:`FormulaError` if unusable."""
     text = (text or "").strip()
     if not NAME.match(name or ""):
         raise FormulaError(f"the name {name!r} must start with a letter and hold only lower-case "
@@ -152,30 +156,41 @@ def parse(name: str, unit: str, text: str, known: Sequence[str]) -> Formula:
     except SyntaxError as exc:
         raise FormulaError(f"it cannot be read at character {exc.offset or 0}: {exc.msg}") from None
     reads: list[str] = []
-    integrals = _check(tree, set(known), reads)
-    if not reads:
+    integrals = _check(tree, set(known) | set(constants), reads)
+    if not set(reads) - set(constants):
         raise FormulaError("it reads no sensor: a constant is a parameter, not a calculation")
     return Formula(name, unit or "", text, tuple(dict.fromkeys(reads)), tree, integrals)
 
 
 def parse_all(entries: Sequence[Mapping[str, str]], sensors: Sequence[str],
-              built_in: Sequence[str] = ()) -> list[Formula]:
+              built_in: Sequence[str] = (), parameters: Sequence[str] = ()) -> list[Formula]:
     """Check an asset's formulas in order: each may read the sensors, the type's own
-    calculations and the formulas before it. Errors name the formula."""
+    calculations, the formulas before it and the asset's parameters. Errors name the formula."""
     known = list(sensors) + list(built_in)
     out: list[Formula] = []
     for number, entry in enumerate(entries, start=1):
         name = str(entry.get("name") or "")
         label = f"calculation {name or number}"
-        if name in known:
-            raise FormulaError(f"{label}: the name is already a sensor or calculation of the asset")
+        if name in known or name in parameters:
+            raise FormulaError(f"{label}: the name is already a sensor, calculation or parameter "
+                               "of the asset")
         try:
-            formula = parse(name, str(entry.get("unit") or ""), str(entry.get("formula") or ""), known)
+            formula = parse(name, str(entry.get("unit") or ""), str(entry.get("formula") or ""),
+                            known, [p for p in parameters if p not in known])
         except FormulaError as exc:
             raise FormulaError(f"{label}: {exc}") from None
         out.append(formula)
         known.append(name)
     return out
+
+
+def names_in(text: str) -> set[str]:
+    """The names a formula's text reads (empty when it does not parse)."""
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:
+        return set()
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
 
 
 def _carry_key(formula: Formula, number: int) -> str:
@@ -187,7 +202,8 @@ def _carry_key(formula: Formula, number: int) -> str:
 
 
 def evaluate(formulas: Sequence[Formula], wide: pd.DataFrame, carry: Carry,
-             columns: pd.DataFrame | None = None) -> pd.DataFrame:
+             columns: pd.DataFrame | None = None,
+             parameters: Mapping[str, float] | None = None) -> pd.DataFrame:
     """Each formula's values at each time of ``wide`` (a column per sensor, UTC index), in
     order; ``columns`` holds the type's own calculations, which formulas may read. Hidden
     integral states (``<name>__integral<k>``) are returned as columns too, so the next batch
@@ -195,7 +211,9 @@ def evaluate(formulas: Sequence[Formula], wide: pd.DataFrame, carry: Carry,
     frame = pd.DataFrame(index=wide.index)
     if wide.empty:
         return frame
-    scope: dict[str, np.ndarray] = {name: wide[name].to_numpy(dtype=float) for name in wide.columns}
+    scope: dict[str, Any] = {name: float(value) for name, value in (parameters or {}).items()
+                             if isinstance(value, int | float) and not isinstance(value, bool)}
+    scope.update({name: wide[name].to_numpy(dtype=float) for name in wide.columns})
     if columns is not None:
         scope.update({name: columns[name].to_numpy(dtype=float) for name in columns.columns})
     dt = seconds_since_previous(pd.DatetimeIndex(wide.index), carry.last_ts)

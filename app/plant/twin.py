@@ -110,7 +110,8 @@ def load(session: Session, asset: Asset) -> AssetTwin:
                         f"{', '.join(missing)}")
     try:
         formulas = tuple(parse_all(list(asset.formulas or ()), names,
-                                   [] if missing else list(base.calculations)))
+                                   [] if missing else list(base.calculations),
+                                   list({**base.default_parameters, **(asset.parameters or {})})))
     except FormulaError as exc:
         formulas = ()
         problems.append(f"its formulas are not calculated: {exc}")
@@ -137,7 +138,7 @@ def calculate_batch(twin: AssetTwin, wide: pd.DataFrame, carry: Carry) -> tuple[
             frames.append(built)
     built_in = frames[0] if frames else None
     if twin.formulas:
-        own = evaluate(twin.formulas, wide, carry, built_in)
+        own = evaluate(twin.formulas, wide, carry, built_in, twin.parameters)
         frames.append(own)
         totals = dict(carry_after.totals)
         for formula in twin.formulas:

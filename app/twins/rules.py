@@ -24,7 +24,8 @@ The rules:
   mass balance, over ``for_minutes`` (water leaving through no meter: a leak).
 * :class:`Expected` - a reading further than ``deviation`` from what the type's physics expects
   of it given the other sensors (a sealed boiler's pressure below what its temperature gives).
-* :class:`FlatLine` - the reading exactly unchanged for ``anomaly.flat_minutes``: a live
+* :class:`FlatLine` - the reading exactly unchanged for ``anomaly.flat_minutes`` (and at least
+  :data:`FLAT_READINGS` readings): a live
   measurement always carries some noise, a stuck sensor repeats its last value.
 * :class:`Spike` - the adaptive check: a rolling z-score against the ``anomaly.zscore_window``
   readings before beyond ``anomaly.zscore_threshold`` (or a reading outside what the sensor
@@ -284,6 +285,10 @@ class Imbalance:
         return Check(marked, leaking)
 
 
+#: The fewest equal readings in a row that count as a stuck sensor, whatever the cadence.
+FLAT_READINGS = 4
+
+
 @dataclass(frozen=True)
 class FlatLine:
     """The reading exactly unchanged for ``anomaly.flat_minutes`` or longer. ``resting`` lists
@@ -314,7 +319,10 @@ class FlatLine:
             return (f"{label(self.sensor)} stuck at {quantity(episode[self.sensor].iloc[-1], unit)} "
                     f"for {minutes_text(span_minutes(episode, context.interval))}")
 
-        return Check(flat, stuck, context.settings.flat_minutes)
+        # At a slow cadence two equal readings are chance (half-hourly demand rounded to
+        # 100 MW repeats itself): a stuck sensor must also repeat FLAT_READINGS readings.
+        readings = FLAT_READINGS * context.interval / pd.Timedelta(minutes=1)
+        return Check(flat, stuck, max(context.settings.flat_minutes, readings))
 
 
 @dataclass(frozen=True)
