@@ -423,6 +423,16 @@ def _audit(session: Session, actor: Actor, action: str, entity: str, entity_id: 
                  entity=entity, entity_id=entity_id, old=old, new=new, ip=actor.ip)
 
 
+def _retire(session: Session, actor: Actor, entity: str, row: Any,
+            record: Any, retired: bool) -> Any:
+    old = record(row)
+    row.retired_at = (row.retired_at or utcnow()) if retired else None
+    session.flush()
+    _audit(session, actor, f"{entity}.retire" if retired else f"{entity}.restore", entity, row.id,
+           old=old, new=record(row))
+    return row
+
+
 def site_record(site: Site) -> dict[str, Any]:
     return {"id": site.id, "name": site.name, "location": site.location,
             "maintenance_emails": site.maintenance_emails,
@@ -503,13 +513,9 @@ def delete_site(session: Session, actor: Actor, site_id: int) -> None:
 
 
 def retire_site(session: Session, actor: Actor, site_id: int, *, retired: bool = True) -> Site:
-    site = get_site(session, actor.supplier_id, site_id)
-    old = site_record(site)
-    site.retired_at = (site.retired_at or utcnow()) if retired else None
-    session.flush()
-    _audit(session, actor, "site.retire" if retired else "site.restore", "site", site.id,
-           old=old, new=site_record(site))
-    return site
+    """Retire the site (its history stays), or bring it back with ``retired=False``."""
+    return _retire(session, actor, "site", get_site(session, actor.supplier_id, site_id),
+                   site_record, retired)
 
 
 ASSET_FIELDS = ("site_id", "name", "asset_type", "parameters", "upstream_id", "formulas",
@@ -631,13 +637,9 @@ def delete_asset(session: Session, actor: Actor, asset_id: int, *,
 
 
 def retire_asset(session: Session, actor: Actor, asset_id: int, *, retired: bool = True) -> Asset:
-    asset = get_asset(session, actor.supplier_id, asset_id)
-    old = asset_record(asset)
-    asset.retired_at = (asset.retired_at or utcnow()) if retired else None
-    session.flush()
-    _audit(session, actor, "asset.retire" if retired else "asset.restore", "asset", asset.id,
-           old=old, new=asset_record(asset))
-    return asset
+    """Retire the asset (its history stays), or bring it back with ``retired=False``."""
+    return _retire(session, actor, "asset", get_asset(session, actor.supplier_id, asset_id),
+                   asset_record, retired)
 
 
 SENSOR_FIELDS = ("name", "unit", "interval_s", "normal_min", "normal_max")
@@ -725,13 +727,9 @@ def delete_sensor(session: Session, actor: Actor, sensor_id: int, *,
 
 
 def retire_sensor(session: Session, actor: Actor, sensor_id: int, *, retired: bool = True) -> Sensor:
-    sensor = get_sensor(session, actor.supplier_id, sensor_id)
-    old = sensor_record(sensor)
-    sensor.retired_at = (sensor.retired_at or utcnow()) if retired else None
-    session.flush()
-    _audit(session, actor, "sensor.retire" if retired else "sensor.restore", "sensor", sensor.id,
-           old=old, new=sensor_record(sensor))
-    return sensor
+    """Retire the sensor (its history stays), or bring it back with ``retired=False``."""
+    return _retire(session, actor, "sensor", get_sensor(session, actor.supplier_id, sensor_id),
+                   sensor_record, retired)
 
 
 # -- cadence ----------------------------------------------------------------------------------
