@@ -56,6 +56,9 @@ LEVELS: tuple[Level, ...] = ("green", "amber", "red")
 STALE_AMBER = timedelta(hours=1)
 #: Data older than this means the twin is blind to the asset (red).
 STALE_RED = timedelta(hours=24)
+#: ...and at least this many of a sensor's own reporting intervals without a reading
+MISSED_AMBER = 3
+MISSED_RED = 24
 #: Share of the damage limit from which the damage is a concern (amber); red at the limit.
 DAMAGE_AMBER = 0.8
 
@@ -159,20 +162,31 @@ def _alert_concerns(critical: list[str], warning: list[str]) -> list[Concern]:
     return concerns
 
 
-def _data_concerns(latest: dict[str, datetime | None], now: datetime) -> list[Concern]:
-    """Concerns about the data itself: none at all, none for a while, or one sensor silent."""
+def _data_concerns(latest: dict[str, datetime | None], now: datetime,
+                   intervals: dict[str, int | None] | None = None) -> list[Concern]:
+    """Concerns about the data itself: none at all, none for a while, or one sensor silent.
+    "A while" is at least :data:`STALE_AMBER` (:data:`STALE_RED`), and at least
+    :data:`MISSED_AMBER` (:data:`MISSED_RED`) of a sensor's own readings: a half-hourly meter
+    is not late after an hour, nor a daily one after a day."""
     if not latest:
         return [Concern("amber", 15, "No sensors set up")]
     seen = [ts for ts in latest.values() if ts is not None]
     if not seen:
         return [Concern("amber", 40, "No data received yet")]
+    slowest = timedelta(seconds=max([v for v in (intervals or {}).values() if v] or [0]))
+    amber_after, red_after = max(STALE_AMBER, MISSED_AMBER * slowest), max(STALE_RED, MISSED_RED * slowest)
     age = now - max(seen)
-    if age >= STALE_RED:
+    if age >= red_after:
         return [Concern("red", 90, f"No data for {_duration(age)}")]
-    if age >= STALE_AMBER:
-        return [Concern("amber", 25 + min(age / STALE_RED, 1) * 10, f"No data for {_duration(age)}")]
+    if age >= amber_after:
+        return [Concern("amber", 25 + min(age / red_after, 1) * 10, f"No data for {_duration(age)}")]
+
+    def quiet(name: str) -> timedelta:
+        own = (intervals or {}).get(name)
+        return max(STALE_AMBER, MISSED_AMBER * timedelta(seconds=own)) if own else STALE_AMBER
+
     # The asset reports, but a sensor that has gone quiet is worth a look (a broken probe).
-    silent = sorted((name for name, ts in latest.items() if ts is None or now - ts >= STALE_AMBER))
+    silent = sorted((name for name, ts in latest.items() if ts is None or now - ts >= quiet(name)))
     if not silent:
         return []
     if len(silent) == 1:
@@ -236,20 +250,24 @@ def estate_health(session: Session, sensors_engine: Engine, supplier_id: int,
     ``sensors_engine`` is where sensor readings live (the plant historian, when configured);
     ``now`` is a timezone-aware UTC time the data's age is measured against.
     """
-    sites = session.scalars(select(Site).where(Site.supplier_id == supplier_id).order_by(Site.name)).all()
+    sites = session.scalars(select(Site).where(Site.supplier_id == supplier_id,
+                                               Site.retired_at.is_(None)).order_by(Site.name)).all()
     if not sites:
         return []
-    owned = select(Asset.id).join(Site, Site.id == Asset.site_id).where(Site.supplier_id == supplier_id)
+    live = (Site.supplier_id == supplier_id, Site.retired_at.is_(None), Asset.retired_at.is_(None))
+    owned = select(Asset.id).join(Site, Site.id == Asset.site_id).where(*live)
     assets = session.scalars(
-        select(Asset).join(Site, Site.id == Asset.site_id)
-        .where(Site.supplier_id == supplier_id).order_by(Asset.name)
+        select(Asset).join(Site, Site.id == Asset.site_id).where(*live).order_by(Asset.name)
     ).all()
 
     sensors: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for sensor_id, asset_id, name in session.execute(
-        select(Sensor.id, Sensor.asset_id, Sensor.name).where(Sensor.asset_id.in_(owned)).order_by(Sensor.id)
+    intervals: dict[str, int | None] = {}
+    for sensor_id, asset_id, name, interval_s in session.execute(
+        select(Sensor.id, Sensor.asset_id, Sensor.name, Sensor.interval_s)
+        .where(Sensor.asset_id.in_(owned), Sensor.retired_at.is_(None)).order_by(Sensor.id)
     ):
         sensors[asset_id].append((sensor_id, name))
+        intervals[f"{asset_id}:{name}"] = interval_s
     latest = latest_reading_times(sensors_engine, [sid for rows in sensors.values() for sid, _ in rows])
 
     alerts: dict[tuple[int, str], list[str]] = defaultdict(list)
@@ -293,7 +311,9 @@ def estate_health(session: Session, sensors_engine: Engine, supplier_id: int,
                 fraction = damage / limit
 
         concerns = sorted(
-            _alert_concerns(critical, warning) + _data_concerns(readings, now) + model_concerns
+            _alert_concerns(critical, warning)
+            + _data_concerns(readings, now, {n: intervals.get(f"{asset.id}:{n}") for n in readings})
+            + model_concerns
             + _damage_concern(damage_label or "Damage", fraction),
             key=lambda c: (LEVELS.index(c.level), c.weight), reverse=True,
         )

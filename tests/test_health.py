@@ -113,6 +113,29 @@ def test_stale_data_is_amber_then_red(db, age, level, words) -> None:  # type: i
     assert asset.concerns == ([words] if words else [])
 
 
+@pytest.mark.parametrize(("age", "level", "words"), [
+    (timedelta(hours=1, minutes=20), "green", None),  # two half-hour readings missed: not yet
+    (timedelta(hours=2), "amber", "No data for 2 hours"),
+    (timedelta(hours=13), "amber", "No data for 13 hours"),
+    (timedelta(days=2), "red", "No data for 2 days"),
+])
+def test_lateness_is_judged_at_the_sensors_own_cadence(db, age, level, words) -> None:  # type: ignore[no-untyped-def]
+    plant = add_plant(db, ["demand"], asset_type="generic")
+    with db.Session() as session, session.begin():
+        session.get(Sensor, plant.sensor_ids[0]).interval_s = 1800
+    fresh(db, plant.sensor_ids, at=NOW - age)
+    model(db, plant.asset_id, "keep", target="demand")
+    asset = health(db, plant.supplier_id)["Turbine 1"]
+    assert asset.level == level
+    assert asset.concerns == ([words] if words else [])
+
+
+def test_retired_assets_leave_the_overview(db, turbine) -> None:  # type: ignore[no-untyped-def]
+    with db.Session() as session, session.begin():
+        session.get(Asset, turbine.asset_id).retired_at = NOW
+    assert health(db, turbine.supplier_id) == {}
+
+
 def test_one_silent_sensor_among_reporting_ones_is_amber(db) -> None:  # type: ignore[no-untyped-def]
     plant = add_plant(db, ["torque", "oil_temperature"], asset_type="drivetrain")
     fresh(db, plant.sensor_ids[:1])
