@@ -307,7 +307,8 @@ def seed_demo(
                     by_name[asset_name] = asset
                     for spec in kind.sensors:
                         sensor = Sensor(asset_id=asset.id, name=spec.name, unit=spec.unit,
-                                        normal_min=spec.normal_min, normal_max=spec.normal_max)
+                                        normal_min=spec.normal_min, normal_max=spec.normal_max,
+                                        interval_s=settings.demo_data.sensor_interval_s)
                         session.add(sensor)
                         session.flush()
                         sensors.append((sensor.id, type_name, spec.name))

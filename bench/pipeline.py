@@ -548,7 +548,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "readings": args.days * 24 * 60 * len(kind.sensors),
         "target": args.target or kind.sensors[0].name,
         "resample_minutes": defaults.pipeline.resample_minutes,
-        "batch_rows": defaults.pipeline.batch_rows,
+        "batch_seconds": defaults.pipeline.batch_seconds,
         "model": defaults.model.model_dump() if hasattr(defaults.model, "model_dump") else None,
         "repeats": args.repeats,
         "default_deployment": DEFAULT_DEPLOYMENT,
