@@ -461,7 +461,8 @@ def run_detection(db: Database, settings: Settings, asset_id: int, start: dateti
         return summary
     history = lookback(kind, anomaly, model.interval)
     newest: datetime | None = None
-    windows = list(pipeline.batch_windows(start, end, pipeline.batch_span(settings, model.interval)))
+    windows = list(pipeline.batch_windows(start, end, pipeline.batch_span(settings, model.interval,
+                                                                             model.fastest)))
     for number, (a, b) in enumerate(windows):
         read_from = a - history
         if number == 0 and running is not None:

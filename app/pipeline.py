@@ -145,11 +145,19 @@ def batch_windows(start: datetime, end: datetime, span: timedelta) -> Iterator[t
         cursor += step
 
 
-def batch_span(settings: Settings, interval: timedelta | None = None) -> timedelta:
-    """A batch's duration: ``pipeline.batch_seconds``, but always enough to hold a few readings
-    of the asset's slowest sensor."""
+#: However long ``pipeline.batch_seconds`` is, a batch holds at most this many readings of the
+#: asset's fastest sensor (a 1 Hz sensor: about six days), so memory stays bounded.
+MAX_BATCH_READINGS = 500_000
+
+
+def batch_span(settings: Settings, slowest: timedelta | None = None,
+               fastest: timedelta | None = None) -> timedelta:
+    """A batch's duration: ``pipeline.batch_seconds``, at most :data:`MAX_BATCH_READINGS` of
+    the fastest sensor, and always enough for a few readings of the slowest."""
     span = timedelta(seconds=settings.pipeline.batch_seconds)
-    return max(span, 10 * interval) if interval else span
+    if fastest:
+        span = min(span, MAX_BATCH_READINGS * fastest)
+    return max(span, 10 * slowest) if slowest else span
 
 
 def sensor_span(source: Engine, sensor_ids: list[int]) -> tuple[datetime | None, datetime | None]:
@@ -314,7 +322,7 @@ def calculate(
     try:
         with db.Session() as session:
             carry = carry_before(session, asset_id, begin)
-        windows = list(batch_windows(begin, finish, batch_span(settings, model.interval)))
+        windows = list(batch_windows(begin, finish, batch_span(settings, model.interval, model.fastest)))
         for number, (a, b) in enumerate(windows, start=1):
             with Timer(summary, "load"):
                 wide = read_wide(db.sensors_engine, sensors, a, b)

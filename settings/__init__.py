@@ -134,8 +134,9 @@ class IngestSettings(_Section):
 
 class PipelineSettings(_Section):
     #: how much time one batch of the pipeline spans, in seconds (each sensor at its own
-    #: cadence: a week holds 336 half-hourly readings or 10,080 one-minute ones)
-    batch_seconds: int = Field(7 * 86_400, ge=60, le=366 * 86_400)
+    #: cadence: 28 days hold 1,344 half-hourly readings or 40,320 one-minute ones; never more
+    #: than 500,000 readings of the asset's fastest sensor, see app.pipeline.batch_span)
+    batch_seconds: int = Field(28 * 86_400, ge=60, le=366 * 86_400)
     horizon_minutes: int = Field(60, ge=1)
     min_training_rows: int = Field(1000, ge=10)
     resample_minutes: int = Field(10, ge=1, le=1440)

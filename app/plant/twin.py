@@ -62,6 +62,12 @@ class AssetTwin:
         return timedelta(seconds=max(known)) if known else DEFAULT_INTERVAL
 
     @property
+    def fastest(self) -> timedelta:
+        """The fastest known reporting interval of the asset's sensors."""
+        known = [v for v in self.intervals.values() if v]
+        return timedelta(seconds=min(known)) if known else DEFAULT_INTERVAL
+
+    @property
     def calculation_units(self) -> dict[str, str]:
         units = dict(self.base.calculations) if not self.missing else {}
         units.update({f.name: f.unit for f in self.formulas})
