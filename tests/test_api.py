@@ -423,12 +423,12 @@ def test_simulation_runs_and_stores_only_with_a_write_token(alpha: Caller) -> No
 def test_database_error_is_a_calm_503(alpha: Caller, monkeypatch: pytest.MonkeyPatch) -> None:
     from sqlalchemy.exc import OperationalError
 
-    from app import catalog
+    from app.api import catalogue
 
     def down(*_args: Any, **_kwargs: Any) -> Iterator[Any]:
         raise OperationalError("SELECT 1", {}, Exception("connection refused"))
 
-    monkeypatch.setattr(catalog, "list_assets", down)
+    monkeypatch.setattr(catalogue, "page_assets", down)
     response = alpha.call("GET", "/assets")
     assert response.status_code == 503
     assert response.get_json()["code"] == "database_unavailable"

@@ -30,7 +30,8 @@ T0 = datetime(2026, 1, 5, tzinfo=timezone.utc)
 @pytest.fixture(scope="module")
 def estate(shared_db: Database) -> dict[str, str]:
     """A supplier with a plant, a meter and an alert, so generated ids sometimes hit real
-    records (ids start at 1 in the fresh databases), and a write token."""
+    records (ids start at 1 in the fresh databases), and an admin token (the highest scope:
+    with less, the catalogue's changes would answer 403 before reading the request)."""
     tenant = add_tenant(shared_db, "Schemathesis Energy")
     plant = add_plant(shared_db, ["flow", "temperature"], asset_type="water_dispenser",
                       supplier_id=tenant.supplier_id)
@@ -40,7 +41,7 @@ def estate(shared_db: Database) -> dict[str, str]:
                           kind="static_high", severity="warning", classification="other",
                           message="flow high", status="open"))
         _, token = create_token(session, supplier_id=tenant.supplier_id, actor_id=None,
-                                name="schemathesis", scope="write")
+                                name="schemathesis", scope="admin")
     return {"Authorization": f"Bearer {token}"}
 
 

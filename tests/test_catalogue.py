@@ -170,3 +170,20 @@ def test_an_exported_estate_imports_into_another_supplier_as_the_same_catalogue(
     with db.Session() as session, session.begin():
         again = estate_file.apply(session, beta, exported)
     assert again.created == {} and again.updated == {}
+
+
+@pytest.mark.parametrize("unit", ["{}", "C(", "k/0", "10**10**10**10", "9^9^9", "' OR '1'='1",
+                                  "m3/h", "zorkmids", "", "x" * 17])
+def test_a_unit_pint_cannot_read_safely_is_refused_at_once(unit: str) -> None:
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(c.CatalogueError) as caught:
+        c.check_unit(unit)
+    assert caught.value.field == "unit" and time.monotonic() - started < 1.0
+
+
+@pytest.mark.parametrize("unit", ["MW", "m³/h", "°C", "kWh", "1", "%", "L/min", "W/m²", "s^-1",
+                                  "kg*m/s^2", "fraction", "bar"])
+def test_the_units_people_write_are_accepted(unit: str) -> None:
+    assert c.check_unit(unit) == unit

@@ -36,17 +36,22 @@ from app.db.models import Alert
 from app.factory import build_app
 from app.importer import ImportFileError, import_meters, import_sensors
 from app.plain_text import is_plain_text
+from app.plant import catalogue
+from app.plant.catalogue import Actor
 from settings import TariffSettings
 from tests.conftest import DashCaller, Plant, Tenant, add_meter, add_plant, add_tenant, dash_as
 from tests.hostile import JSON_VALUES, STRINGS, is_markup, label
 
 API = "/api/v1"
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
-#: The tables a request could write, counted in one round trip (acknowledged alerts: an update).
+#: The tables a request could write, counted in one round trip (acknowledged alerts: an update;
+#: a change to the catalogue, created or not: its audit row).
 WRITES = text(
     "SELECT (SELECT COUNT(*) FROM meter_readings), (SELECT COUNT(*) FROM sensor_readings), "
     "(SELECT COUNT(*) FROM alerts WHERE status <> 'open'), (SELECT COUNT(*) FROM users), "
-    "(SELECT COUNT(*) FROM api_tokens), (SELECT COUNT(*) FROM jobs)"
+    "(SELECT COUNT(*) FROM api_tokens), (SELECT COUNT(*) FROM jobs), "
+    "(SELECT COUNT(*) FROM sites), (SELECT COUNT(*) FROM assets), (SELECT COUNT(*) FROM sensors), "
+    "(SELECT COUNT(*) FROM audit_log WHERE entity IN ('site', 'asset', 'sensor'))"
 )
 
 
@@ -72,7 +77,8 @@ def unescaped(response: Any, value: Any) -> bool:
 @dataclass
 class World:
     """One app (API and login limits raised: these tests send thousands of requests from one
-    address), a supplier with its users, a meter, a plant and a write token."""
+    address), a supplier with its users, a meter, a plant and an admin token (the highest
+    scope: with less, the catalogue's changes would answer 403 before reading the request)."""
 
     app: Flask
     db: Database
@@ -103,7 +109,7 @@ def world(shared_db: Database) -> World:
                       supplier_id=tenant.supplier_id)
     with shared_db.Session() as session, session.begin():
         _, token = create_token(session, supplier_id=tenant.supplier_id, actor_id=None,
-                                name="hostile", scope="write")
+                                name="hostile", scope="admin")
     return World(loose_limits(shared_db), shared_db, tenant, meter, plant, token)
 
 
@@ -283,6 +289,19 @@ ACCEPTS = {
     ("post", "/sensor-readings"): {"readings.0.value"},
     ("post", "/assets/{asset_id}/simulations"): {"seed", "interval_s", "max_points", "resume", "store",
                                                   "faults.0.magnitude", "faults.0.sensor"},
+    # The catalogue: names and a location are free text; null clears what may be empty; an
+    # empty list or mapping is no formulas, targets or parameters; any finite number bounds a
+    # normal range; "null" and "true" are fine names for a sensor or calculation, which a
+    # formula may then read; a few odd texts are units to pint (the catalogue's judge of units).
+    ("post", "/sites"): {"name", "location", "maintenance_emails"},
+    ("patch", "/sites/{site_id}"): {"name", "location", "maintenance_emails"},
+    ("post", "/assets"): {"name", "parameters", "upstream_id", "formulas", "formulas.0.name",
+                          "formulas.0.unit", "forecast_targets"},
+    ("patch", "/assets/{asset_id}"): {"name", "parameters", "upstream_id", "formulas",
+                                      "formulas.0.name", "formulas.0.unit", "formulas.0.formula",
+                                      "forecast_targets"},
+    ("post", "/sensors"): {"name", "unit", "interval_s", "normal_min", "normal_max"},
+    ("patch", "/sensors/{sensor_id}"): {"name", "unit", "interval_s", "normal_min", "normal_max"},
 }
 
 
@@ -310,8 +329,18 @@ def operations(world: World, spec: dict[str, Any]) -> list[Operation]:
             return row.id
 
     ids: dict[str, Callable[[], int]] = {
-        "asset_id": lambda: plant.asset_id, "sensor_id": lambda: plant.sensor_ids[0],
-        "meter_id": lambda: world.meter_id, "alert_id": alert}
+        "site_id": lambda: plant.site_id, "asset_id": lambda: plant.asset_id,
+        "sensor_id": lambda: plant.sensor_ids[0], "meter_id": lambda: world.meter_id,
+        "alert_id": alert}
+    # Changes to the catalogue go to records of their own: a hostile value that is a fine name
+    # renames what it is sent to, and the plant above must stay as the later tests know it. The
+    # assets made are pipelines: a "torque" sensor on an asset of a hostile name would let the
+    # CSV test's named lines (asset, torque) in.
+    spare = spare_plant(world)
+    spare_ids: dict[str, Callable[[], int]] = {
+        "site_id": lambda: spare.site_id, "asset_id": lambda: spare.asset_id,
+        "sensor_id": lambda: spare.sensor_ids[0]}
+    formulas = [{"name": "leak_m3h", "unit": "m³/h", "formula": "inlet_flow - outlet_flow"}]
 
     def reading() -> dict[str, Any]:
         n = next(world.counter)  # a new time and a higher value: each would be stored
@@ -327,8 +356,19 @@ def operations(world: World, spec: dict[str, Any]) -> list[Operation]:
             "max_points": 10, "faults": [{"kind": "spike", "start": T0.isoformat(),
                                           "end": (T0 + timedelta(minutes=30)).isoformat(),
                                           "sensor": "torque", "magnitude": 1.0}]},
+        # A new name each time: each would be created.
+        ("post", "/sites"): lambda: {"name": f"Hostile site {next(world.counter)}"},
+        ("post", "/assets"): lambda: {
+            "site_id": spare.site_id, "name": f"Hostile asset {next(world.counter)}",
+            "asset_type": "pipeline", "parameters": {"length_m": 500.0},
+            "upstream_id": spare.asset_id, "formulas": formulas,
+            "forecast_targets": ["inlet_flow"]},
+        ("patch", "/assets/{asset_id}"): lambda: {"formulas": formulas},
+        ("post", "/sensors"): lambda: {"asset_id": spare.asset_id,
+                                       "name": f"hostile_{next(world.counter)}", "unit": "1"},
     }
-    base_query = {"start": T0.isoformat(), "end": (T0 + timedelta(days=1)).isoformat()}
+    base_query = {"start": T0.isoformat(), "end": (T0 + timedelta(days=1)).isoformat(),
+                  "target": "torque"}
     found = []
     for path, item in spec["paths"].items():
         for method, op in item.items():
@@ -339,8 +379,11 @@ def operations(world: World, spec: dict[str, Any]) -> list[Operation]:
             required = {p["name"] for p in params if p["in"] == "query" and p.get("required")}
             path_names = [p["name"] for p in params if p["in"] == "path"]
 
-            def url(path: str = path, names: list[str] = path_names) -> str:
-                return API + path.format(**{n: ids.get(n, lambda: 1)() for n in names})
+            chosen = spare_ids if method == "patch" else ids
+
+            def url(path: str = path, names: list[str] = path_names,
+                    chosen: dict[str, Callable[[], int]] = chosen) -> str:
+                return API + path.format(**{n: chosen.get(n, lambda: 1)() for n in names})
 
             body = None
             body_fields: list[tuple[Any, ...]] = []
@@ -352,6 +395,18 @@ def operations(world: World, spec: dict[str, Any]) -> list[Operation]:
             query = {k: v for k, v in base_query.items() if k in required}
             found.append(Operation(method, path, url, query, body, query_names, body_fields))
     return found
+
+
+def spare_plant(world: World) -> Plant:
+    """A site with a pipeline (inlet and outlet flow, pressure drop), for the catalogue's
+    changes."""
+    actor = Actor(world.tenant.supplier_id, via="test")
+    with world.db.Session() as session, session.begin():
+        site = catalogue.create_site(session, actor, name="Hostile Spares")
+        asset = catalogue.create_asset(session, actor, site_id=site.id, name="Spare pipeline",
+                                       asset_type="pipeline")
+        sensors = catalogue.list_sensors(session, world.tenant.supplier_id, asset.id)
+        return Plant(world.tenant.supplier_id, site.id, asset.id, [x.id for x in sensors])
 
 
 def test_every_api_field_and_query_parameter_refuses_hostile_values(world: World) -> None:

@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.routing import IntegerConverter, Map
 
-from app.api import errors, security, views
+from app.api import catalogue, errors, security, views
 from app.api.schemas import MAX_ID
 from app.web import security as web_security
 from app.web.bodies import JSONProvider
@@ -38,16 +38,21 @@ VERSION = "1.0.0"
 SWAGGER_DIST = Path(flask_swagger_ui.__file__).parent / "dist"
 DESCRIPTION = """\
 Energy Twin for devices and integrations: send sensor and meter readings, read assets, meters,
-sensor history, metrics and alerts, run an asset's simulator.
+sensor history, metrics, alerts, pipeline status and forecasts, run an asset's simulator, and
+manage the catalogue: sites, their assets, the assets' sensors and formulas.
 
 * **Authentication**: `Authorization: Bearer twin_…`, a token an admin creates on the portal's
   Administration page. A token belongs to one supplier and sees only its estate. Scope `read`
-  may call every GET (and simulations that store nothing); `write` may also post and acknowledge.
+  may call every GET (and simulations that store nothing); `write` may also post and acknowledge;
+  `admin` may also change the catalogue (create, change, retire, restore and delete sites,
+  assets and sensors). Every change is audited in the token's name.
 * **Errors** are JSON: `{"code", "message", "errors": [{"field", "row", "code", "message"}]}`.
   400 malformed JSON, 401 no or a revoked token, 403 scope, 404 not found (or another
-  supplier's), 409 conflict, 413 body over the limit, 422 validation, 429 rate limit per token
-  (see `Retry-After`).
+  supplier's), 409 conflict (a name already taken; a delete of something with history: retire
+  it instead), 413 body over the limit, 422 validation (the field to fix is named), 429 rate
+  limit per token (see `Retry-After`).
 * **Lists** are paged: `page` (from 1) and `per_page`; sensor readings by time (`next_start`).
+  Retired sites, assets and sensors are listed with `retired=true`.
 * **Times** are ISO 8601 with an offset; answers are in UTC.
 """
 
@@ -72,6 +77,15 @@ def _docs_policy(response: Response) -> Response:
         "style-src 'self' 'unsafe-inline'", "img-src 'self' data:", "frame-ancestors 'none'",
         "base-uri 'self'", "object-src 'none'"])
     return response
+
+
+def _body_within_limit() -> None:
+    """413 for a body declared larger than the limit, before anything else: werkzeug refuses
+    one only when a view reads it, and an operation without a body (retire, restore) reads
+    none."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None and limit is not None and request.content_length > limit:
+        raise HTTPError(413)
 
 
 class IdConverter(IntegerConverter):
@@ -120,12 +134,14 @@ def create_api(context: TwinContext) -> APIFlask:
     security.auth.error_processor(errors.process)
     api.after_request(_docs_policy)  # runs after Talisman's (reverse order): may replace its CSP
     web_security.headers(api, context.settings, API_POLICY)
+    api.before_request(_body_within_limit)
     # Identify the token before the rate limiter runs (it counts per token): registered first.
     api.before_request(security.identify_request)
     # After-request hooks run in reverse order: this one runs after the limiter adds its headers.
     api.after_request(security.retry_after_only_when_limited)
     security.make_limiter(context.settings.api.rate_limit,
                           context.settings.web.rate_limit_storage).init_app(api)
+    api.register_blueprint(catalogue.bp)
     api.register_blueprint(views.bp)
 
     @api.get("/_docs/<path:filename>")

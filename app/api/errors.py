@@ -21,7 +21,9 @@ MESSAGES = {
          "schema describes).",
     401: "Send a valid API token: Authorization: Bearer twin_… (tokens are made by an admin "
          "on the portal's Administration page).",
-    403: "This token's scope does not allow this: it needs a write token.",
+    403: "This token's scope does not allow this: sending readings and acknowledging alerts "
+         "need a write token; changing the catalogue (sites, assets, sensors) needs an admin "
+         "token.",
     404: "No such resource.",
     405: "This method is not allowed here.",
     429: "Too many requests for this token: wait for the time in Retry-After.",
@@ -58,6 +60,20 @@ class ApiError(HTTPError):
                  errors: list[dict[str, Any]] | None = None, total: int | None = None) -> None:
         super().__init__(status, message,
                          extra_data={"code": code, "errors": errors or [], "total_errors": total})
+
+
+def not_found(what: str, ident: int) -> ApiError:
+    """The 404 of an id the token's supplier has no record of: the same words whether the id
+    is free or another supplier's."""
+    return ApiError(404, "not_found", f"No {what} {ident} for this token's supplier.")
+
+
+def responses(*statuses: int) -> dict[int, str]:
+    """Error responses an operation documents besides the automatic 401, 404 and 422."""
+    words = {400: "Malformed request (e.g. JSON that does not parse)", 403: "Token lacks the scope",
+             409: "Conflicts with what is stored", 413: "Body over the size limit",
+             429: "Rate limit of the token reached: see Retry-After"}
+    return {status: words[status] for status in (*statuses, 429)}
 
 
 def _field_errors(exc: ValidationError, location: str) -> list[dict[str, Any]]:

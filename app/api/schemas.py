@@ -7,6 +7,7 @@ contract and appear in the document; a request outside them is a 422 naming the 
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -19,10 +20,23 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 from typing_extensions import TypedDict
+
+from app.plain_text import is_plain_text
+from app.plant.catalogue import (
+    MAX_INTERVAL_S,
+    MAX_NAME,
+    MAX_SENSOR_NAME,
+    MAX_UNIT,
+    CatalogueError,
+    check_unit,
+)
+from app.plant.formulas import MAX_LENGTH as MAX_FORMULA
 
 MAX_BATCH_ROWS = 10_000
 MAX_PAGE_SIZE = 1000
@@ -139,12 +153,148 @@ class SensorBatchOut(BaseModel):
     last_ts: datetime
 
 
-class SensorOut(BaseModel):
+# -- the catalogue: sites, assets, sensors ----------------------------------------------------
+# Types here keep a wrong JSON type from reaching the catalogue (a 422 naming the field); the
+# catalogue's own rules (app.plant.catalogue: units, names unique within their parent,
+# formulas, upstream cycles) answer the rest, also as a 422 (or 409) naming the field.
+
+#: A finite JSON number (1 and 1.5; not "1.5", true or 1e999).
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Interval = Annotated[int, Field(strict=True, ge=1, le=MAX_INTERVAL_S,
+                                description="Seconds between the sensor's readings.")]
+ParameterName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+def _parameter_value(value: Any) -> float | str | None:
+    # One check with one message: as a union of types, pydantic would name each branch
+    # ("parameters.efficiency.float", "....constrained-str") in the errors.
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if len(value) > 64 or not is_plain_text(value):
+            raise ValueError("a word is at most 64 characters, without control characters")
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if math.isfinite(number):
+            return number
+        raise ValueError("give a finite number")
+    raise ValueError("give a number, or a word where the type's default is one")
+
+
+def _unit(value: str) -> str:
+    # The catalogue's own check, run here first: on some text pint raises more than the errors
+    # check_unit catches (AssertionError for "{}", tokenize's TokenError for "C(",
+    # ZeroDivisionError for "k/0"), and that would be a 500. Harmless once check_unit
+    # catches them; until then it keeps them a 422 naming the field.
+    if not value:
+        return value
+    try:
+        check_unit(value)
+    except CatalogueError as exc:
+        raise ValueError(exc.args[0]) from None
+    except Exception:  # noqa: BLE001 - whatever pint raises, the unit is not one
+        raise ValueError(f"unknown unit {value!r}: write it as in MW, kWh, m³/h, °C, bar, "
+                         "L/min, % or 1") from None
+    return value
+
+
+#: A unit pint knows: MW, kWh, m³/h, °C, bar, L/min, % or 1 (a pure number).
+Unit = Annotated[text(MAX_UNIT), AfterValidator(_unit)]  # type: ignore[valid-type]
+
+
+#: A parameter is a number, or a word for a type's choices (a boiler's control mode).
+ParameterValue = Annotated[float | str | None, PlainValidator(_parameter_value), WithJsonSchema(
+    {"anyOf": [{"type": "number"}, {"type": "string", "maxLength": 64}, {"type": "null"}]})]
+Parameters = Annotated[dict[ParameterName, ParameterValue], Field(
+    max_length=100, description="The asset's parameters by name: numbers, or a word where the "
+                                "type's default is one. In a change, null removes one.")]
+Targets = Annotated[list[text(MAX_SENSOR_NAME)], Field(  # type: ignore[valid-type]
+    max_length=50, description="The sensors or calculations to forecast; null: the type's "
+                               "default.")]
+Emails = Annotated[list[text(254)], Field(  # type: ignore[valid-type]
+    max_length=50, description="Who hears of the site's maintenance.")]
+Kind = text(32, min_length=1)
+ASSET_TYPE_TEXT = ("One of the twin types (`generic`: any plant, your own sensors and formulas; "
+                   "or a built-in type such as `drivetrain`, `boiler`, `water_dispenser`).")
+
+
+class SiteOut(BaseModel):
     id: int
     name: str
+    location: str | None
+    maintenance_emails: list[str]
+    retired_at: datetime | None = Field(description="When it was retired; null while live.")
+
+
+class SiteIn(_In):
+    name: text(MAX_NAME, min_length=1) = Field(  # type: ignore[valid-type]
+        description="Unique among the supplier's sites.")
+    location: text(MAX_NAME) | None = None  # type: ignore[valid-type]
+    maintenance_emails: Emails | None = None
+
+
+class SitePatch(_In):
+    """The fields to change; the others stay as they are (null clears a field that may be
+    empty)."""
+
+    name: text(MAX_NAME, min_length=1) = None  # type: ignore[valid-type]
+    location: text(MAX_NAME) | None = None  # type: ignore[valid-type]
+    maintenance_emails: Emails | None = None
+
+
+class RetiredQuery(PageQuery):
+    retired: bool = Field(False, description="Include retired records.")
+
+
+class FormulaIn(_In):
+    name: text(MAX_SENSOR_NAME, min_length=1) = Field(  # type: ignore[valid-type]
+        description="Lower-case letters, digits and _; not a sensor's name.")
+    unit: Unit = Field("", description="The result's unit (MW, kWh, 1...).")
+    formula: text(MAX_FORMULA, min_length=1) = Field(description=(  # type: ignore[valid-type]
+        "Arithmetic over the asset's sensors, earlier calculations and parameters, e.g. "
+        "`integrate(demand) / 3600`."))
+
+
+class FormulaOut(BaseModel):
+    name: str
     unit: str
+    formula: str
+
+
+class SensorOut(BaseModel):
+    id: int
+    asset_id: int
+    name: str
+    unit: str
+    interval_s: int | None = Field(description="Seconds between readings; null: not known yet.")
     normal_min: float | None
     normal_max: float | None
+    retired_at: datetime | None
+
+
+class SensorIn(_In):
+    asset_id: StrictId
+    name: text(MAX_SENSOR_NAME, min_length=1) = Field(description=(  # type: ignore[valid-type]
+        "Lower-case letters, digits and _, from a letter (formulas use it); unique on the asset."))
+    unit: Unit = Field(description="MW, kWh, m³/h, °C, bar, L/min, % or 1.")
+    interval_s: Interval | None = None
+    normal_min: Number | None = None
+    normal_max: Number | None = None
+
+
+class SensorPatch(_In):
+    """The fields to change; the others stay as they are (null clears a field that may be
+    empty)."""
+
+    name: text(MAX_SENSOR_NAME, min_length=1) = None  # type: ignore[valid-type]
+    unit: Unit = None
+    interval_s: Interval | None = None
+    normal_min: Number | None = None
+    normal_max: Number | None = None
 
 
 class AssetOut(BaseModel):
@@ -155,12 +305,77 @@ class AssetOut(BaseModel):
     site: str
     upstream_id: int | None
     parameters: dict[str, Any]
-    sensors: list[SensorOut]
+    formulas: list[FormulaOut]
+    forecast_targets: list[str] | None = Field(description="null: the type's default targets.")
+    retired_at: datetime | None
+    sensors: list[SensorOut] = Field(description="Its live sensors (and retired ones when the "
+                                                 "list asks for retired records).")
 
 
-class AssetQuery(PageQuery):
+class AssetQuery(RetiredQuery):
     site_id: Id | None = None
     asset_type: text(32) | None = None  # type: ignore[valid-type]
+
+
+class AssetIn(_In):
+    site_id: StrictId
+    name: text(MAX_NAME, min_length=1) = Field(  # type: ignore[valid-type]
+        description="Unique on its site.")
+    asset_type: Kind = Field("generic", description=ASSET_TYPE_TEXT)  # type: ignore[valid-type]
+    parameters: Parameters | None = None
+    upstream_id: StrictId | None = Field(None, description="The asset that feeds this one.")
+    formulas: Annotated[list[FormulaIn], Field(max_length=50)] | None = None
+    forecast_targets: Targets | None = None
+
+
+class AssetPatch(_In):
+    """The fields to change; the others stay as they are (null clears a field that may be
+    empty). ``parameters`` are merged into the stored ones; ``formulas`` and
+    ``forecast_targets`` replace the stored lists."""
+
+    site_id: StrictId = Field(None, description="Move it to another of the supplier's sites.")
+    name: text(MAX_NAME, min_length=1) = None  # type: ignore[valid-type]
+    asset_type: Kind = Field(  # type: ignore[valid-type]
+        None, description="Cannot change; accepted unchanged, for clients that send the whole "
+                          "record.")
+    parameters: Parameters = None
+    upstream_id: StrictId | None = None
+    formulas: Annotated[list[FormulaIn], Field(max_length=50)] | None = None
+    forecast_targets: Targets | None = None
+
+
+class StatusOut(BaseModel):
+    asset_id: int
+    level: Literal["ok", "attention", "failed", "never"] = Field(description=(
+        "ok: the last run did everything; attention: it ran, but part of the twin waits for "
+        "something (a sensor, data, a formula); failed: it stopped with an error; never: no run."))
+    text: str
+    notes: list[str]
+    at: datetime | None = Field(description="When the run finished.")
+
+
+class ForecastQuery(_In):
+    target: text(MAX_SENSOR_NAME, min_length=1) = Field(  # type: ignore[valid-type]
+        description="A sensor or calculation of the asset that has a model.")
+    limit: int = Field(MAX_POINTS, ge=1, le=MAX_POINTS, description="At most this many forecasts, "
+                                                                    "the nearest first.")
+
+
+class ForecastPointOut(BaseModel):
+    ts: datetime
+    value: float
+    lower: float | None
+    upper: float | None
+
+
+class ForecastOut(BaseModel):
+    asset_id: int
+    target: str
+    unit: str | None
+    model_version: int | None = Field(description="The active model's version; null: no model yet.")
+    step_minutes: int | None
+    issued_at: datetime | None = Field(description="When the forecasts were made.")
+    items: list[ForecastPointOut] = Field(description="Oldest first.")
 
 
 class LatestOut(BaseModel):
@@ -358,6 +573,14 @@ class AcknowledgeIn(_In):
 
 
 class AssetPage(Page[AssetOut]):
+    pass
+
+
+class SitePage(Page[SiteOut]):
+    pass
+
+
+class SensorPage(Page[SensorOut]):
     pass
 
 

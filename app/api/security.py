@@ -4,6 +4,8 @@ Every request's bearer token is looked up once, in a ``before_request`` hook tha
 the rate limiter's, so the limit counts per token (per client address for requests without a
 valid token). The views then demand a scope with ``@bp.auth_required(auth, roles=[...])``:
 Flask-HTTPAuth answers 401 for no or an unknown token and 403 for a token without the scope.
+Scopes are ordered (``app.api_tokens.SCOPES``): a token has the role of its scope and of every
+scope below it, so an admin token may also write and read.
 The portal's session cookie plays no part: the API never reads it.
 """
 
@@ -13,16 +15,18 @@ from apiflask import HTTPTokenAuth
 from flask import Response, g, request
 from flask_limiter import Limiter
 
-from app.api_tokens import TokenIdentity, identify, touch
+from app.api_tokens import SCOPES, TokenIdentity, identify, touch
 from app.web.context import db_session
 
 auth = HTTPTokenAuth(
     scheme="Bearer",
     description="A token from the portal's Administration page: `Authorization: Bearer twin_…`. "
-                "Read tokens may call every GET; write tokens may also post and acknowledge.",
+                "Read tokens may call every GET; write tokens may also post and acknowledge; "
+                "admin tokens may also change the catalogue (sites, assets, sensors).",
 )
 READ = ["read"]
 WRITE = ["write"]
+ADMIN = ["admin"]
 
 
 def identify_request() -> None:
@@ -41,7 +45,9 @@ def _verify(_token: str) -> TokenIdentity | None:
 
 @auth.get_user_roles
 def _roles(identity: TokenIdentity) -> list[str]:
-    return ["read", "write"] if identity.scope == "write" else ["read"]
+    if identity.scope not in SCOPES:  # a scope this version does not know grants nothing
+        return []
+    return list(SCOPES[:SCOPES.index(identity.scope) + 1])
 
 
 def current() -> TokenIdentity:

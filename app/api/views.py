@@ -11,18 +11,23 @@ import numpy as np
 import pandas as pd
 from apiflask import APIBlueprint
 from flask import request
+from sqlalchemy.orm import Session
 
 from app import catalog
 from app.alerts import AcknowledgeRefused, AlertNotFound, acknowledge, find_alert, page_alerts
 from app.api import schemas as s
-from app.api.errors import ApiError
+from app.api.errors import ApiError, not_found, responses
+from app.api.forecasts import UnknownTarget, latest_issue
 from app.api.security import READ, WRITE, auth, current
 from app.db.base import utcnow
-from app.db.models import MeterReading
+from app.db.models import Asset, MeterReading
 from app.ingest import IngestError, write_sensor_readings
 from app.meters import meters_page
 from app.model_registry import AssetNotFound
 from app.performance import asset_performance
+from app.plant.catalogue import NotInCatalogue
+from app.plant.catalogue import get_asset as owned_asset
+from app.plant.status import latest_status
 from app.readings import MeterNotFound, ReadingRefused, save_reading
 from app.series import load_series
 from app.simulation import Fault, simulate_asset
@@ -34,63 +39,22 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MICROSECOND = timedelta(microseconds=1)
 
 
-def _not_found(what: str, ident: int) -> ApiError:
-    return ApiError(404, "not_found", f"No {what} {ident} for this token's supplier.")
-
-
-def _responses(*statuses: int) -> dict[int, str]:
-    """Error responses an operation documents besides the automatic 401, 404 and 422."""
-    words = {400: "Malformed request (e.g. JSON that does not parse)", 403: "Token lacks the scope",
-             409: "Conflicts with what is stored", 413: "Body over the size limit",
-             429: "Rate limit of the token reached: see Retry-After"}
-    return {status: words[status] for status in (*statuses, 429)}
-
-
 # -- assets and sensors -----------------------------------------------------------------------
-
-
-def _asset_out(info: catalog.AssetInfo) -> dict[str, Any]:
-    return {"id": info.id, "name": info.name, "asset_type": info.asset_type,
-            "site_id": info.site_id, "site": info.site, "upstream_id": info.upstream_id,
-            "parameters": info.parameters, "sensors": [vars(x) for x in info.sensors]}
-
-
-@bp.get("/assets")
-@bp.auth_required(auth, roles=READ)
-@bp.input(s.AssetQuery, location="query", arg_name="query")
-@bp.output(s.AssetPage)
-@bp.doc(responses=_responses())
-def list_assets(query: s.AssetQuery) -> dict[str, Any]:
-    """List assets.
-
-    The supplier's plant assets with their sensors, by site."""
-    rows, total = catalog.list_assets(db_session(), current().supplier_id, offset=query.offset,
-                                      limit=query.per_page, site_id=query.site_id,
-                                      asset_type=query.asset_type)
-    return s.Page.of([_asset_out(r) for r in rows], query, total)
+# The catalogue (listing, reading and changing sites, assets and sensors) is app/api/catalogue.py.
 
 
 def _asset(asset_id: int) -> catalog.AssetInfo:
     try:
         return catalog.get_asset(db_session(), current().supplier_id, asset_id)
     except AssetNotFound:
-        raise _not_found("asset", asset_id) from None
-
-
-@bp.get("/assets/<id:asset_id>")
-@bp.auth_required(auth, roles=READ)
-@bp.output(s.AssetOut)
-@bp.doc(responses=_responses())
-def get_asset(asset_id: int) -> dict[str, Any]:
-    """One asset."""
-    return _asset_out(_asset(asset_id))
+        raise not_found("asset", asset_id) from None
 
 
 @bp.get("/assets/<id:asset_id>/latest")
 @bp.auth_required(auth, roles=READ)
 @bp.input(s.PageQuery, location="query", arg_name="query")
 @bp.output(s.LatestPage)
-@bp.doc(responses=_responses())
+@bp.doc(responses=responses())
 def latest(asset_id: int, query: s.PageQuery) -> dict[str, Any]:
     """Latest value of each sensor of an asset."""
     sensors = _asset(asset_id).sensors
@@ -105,7 +69,7 @@ def latest(asset_id: int, query: s.PageQuery) -> dict[str, Any]:
 @bp.auth_required(auth, roles=READ)
 @bp.input(s.RangeQuery, location="query", arg_name="query")
 @bp.output(s.RangeOut)
-@bp.doc(responses=_responses())
+@bp.doc(responses=responses())
 def sensor_range(sensor_id: int, query: s.RangeQuery) -> dict[str, Any]:
     """A sensor's readings over a time range, paged or downsampled.
 
@@ -115,7 +79,7 @@ def sensor_range(sensor_id: int, query: s.RangeQuery) -> dict[str, Any]:
     try:
         catalog.get_sensor(db_session(), current().supplier_id, sensor_id)
     except catalog.SensorNotFound:
-        raise _not_found("sensor", sensor_id) from None
+        raise not_found("sensor", sensor_id) from None
     out: dict[str, Any] = {"sensor_id": sensor_id, "start": query.start, "end": query.end}
     db = twin().db
     if query.max_points is not None:
@@ -135,7 +99,7 @@ def sensor_range(sensor_id: int, query: s.RangeQuery) -> dict[str, Any]:
 @bp.auth_required(auth, roles=WRITE)
 @bp.input(s.SensorBatchIn, location="json", arg_name="batch")
 @bp.output(s.SensorBatchOut, status_code=201)
-@bp.doc(responses=_responses(400, 403, 413))
+@bp.doc(responses=responses(400, 403, 413))
 def post_sensor_readings(batch: s.SensorBatchIn) -> dict[str, Any]:
     """Store a batch of sensor readings (all or nothing).
 
@@ -189,7 +153,7 @@ def _check_rows(ids: np.ndarray, stamps: np.ndarray) -> None:
 @bp.auth_required(auth, roles=READ)
 @bp.input(s.MetricsQuery, location="query", arg_name="query")
 @bp.output(s.MetricsOut)
-@bp.doc(responses=_responses())
+@bp.doc(responses=responses())
 def metrics(asset_id: int, query: s.MetricsQuery) -> dict[str, Any]:
     """Performance metrics of an asset over a time range.
 
@@ -201,17 +165,69 @@ def metrics(asset_id: int, query: s.MetricsQuery) -> dict[str, Any]:
         result = asset_performance(context.db, context.settings, current().supplier_id, asset_id,
                                    query.start, query.end)
     except AssetNotFound:
-        raise _not_found("asset", asset_id) from None
+        raise not_found("asset", asset_id) from None
     return {"asset_id": asset_id, "start": result.start, "end": result.end,
             "shortened": result.shortened, "readings": result.readings,
             "alert_episodes": result.episodes, "metrics": [m.as_dict() for m in result.metrics]}
+
+
+def _owned(session: Session, asset_id: int) -> Asset:
+    """The token's supplier's asset (retired or not), as the catalogue holds it."""
+    try:
+        return owned_asset(session, current().supplier_id, asset_id)
+    except NotInCatalogue:
+        raise not_found("asset", asset_id) from None
+
+
+@bp.get("/assets/<id:asset_id>/status")
+@bp.auth_required(auth, roles=READ)
+@bp.output(s.StatusOut)
+@bp.doc(responses=responses())
+def asset_status(asset_id: int) -> dict[str, Any]:
+    """The asset's pipeline status.
+
+    What its newest pipeline run did, in one line, and the notes on what keeps part of its
+    twin waiting (a missing or silent sensor, a formula that cannot be calculated, a target
+    without enough data)."""
+    session = db_session()
+    asset = _owned(session, asset_id)
+    status = latest_status(session, asset.id)
+    return {"asset_id": asset.id, "level": status.level, "text": status.text,
+            "notes": list(status.notes), "at": status.at}
+
+
+@bp.get("/assets/<id:asset_id>/forecasts")
+@bp.auth_required(auth, roles=READ)
+@bp.input(s.ForecastQuery, location="query", arg_name="query")
+@bp.output(s.ForecastOut)
+@bp.doc(responses=responses())
+def asset_forecasts(asset_id: int, query: s.ForecastQuery) -> dict[str, Any]:
+    """The newest forecasts of a target.
+
+    The latest issue of the target's active model: each forecast time (oldest first) with its
+    value and prediction interval (``lower`` to ``upper``). No items and a null
+    ``model_version`` while the target has no model yet; 422 for a name that is neither a
+    sensor nor a calculation of the asset."""
+    session = db_session()
+    asset = _owned(session, asset_id)
+    try:
+        issue = latest_issue(session, asset, query.target, query.limit)
+    except UnknownTarget as exc:
+        raise ApiError(422, "validation_error", f"target: {exc}",
+                       [{"field": "target", "code": "unknown_target", "message": str(exc)}]
+                       ) from None
+    return {"asset_id": asset.id, "target": issue.target, "unit": issue.unit,
+            "model_version": issue.version, "step_minutes": issue.step_minutes,
+            "issued_at": issue.issued_at,
+            "items": [{"ts": ts, "value": value, "lower": lower, "upper": upper}
+                      for ts, value, lower, upper in issue.rows]}
 
 
 @bp.post("/assets/<id:asset_id>/simulations")
 @bp.auth_required(auth, roles=READ)
 @bp.input(s.SimulationIn, location="json", arg_name="body")
 @bp.output(s.SimulationOut)
-@bp.doc(responses=_responses(400, 403, 413))
+@bp.doc(responses=responses(400, 403, 413))
 def simulate(asset_id: int, body: s.SimulationIn) -> dict[str, Any]:
     """Run the asset's simulator.
 
@@ -221,7 +237,7 @@ def simulate(asset_id: int, body: s.SimulationIn) -> dict[str, Any]:
     history through the bulk path (idempotent: a re-run replaces them)."""
     context = twin()
     asset = _asset(asset_id)
-    if body.store and current().scope != "write":
+    if body.store and not current().allows("write"):
         raise ApiError(403, "forbidden", "store: writing simulated readings needs a write token.")
     hours = (body.end - body.start) / timedelta(hours=1)
     if hours > context.settings.api.max_simulation_hours:
@@ -267,7 +283,7 @@ def simulate(asset_id: int, body: s.SimulationIn) -> dict[str, Any]:
 @bp.auth_required(auth, roles=READ)
 @bp.input(s.PageQuery, location="query", arg_name="query")
 @bp.output(s.MeterPage)
-@bp.doc(responses=_responses())
+@bp.doc(responses=responses())
 def list_meters(query: s.PageQuery) -> dict[str, Any]:
     """List meters.
 
@@ -289,14 +305,14 @@ def _reading_out(reading: Any, duplicate: bool = False) -> dict[str, Any]:
 @bp.auth_required(auth, roles=READ)
 @bp.input(s.PageQuery, location="query", arg_name="query")
 @bp.output(s.MeterReadingPage)
-@bp.doc(responses=_responses())
+@bp.doc(responses=responses())
 def meter_readings(meter_id: int, query: s.PageQuery) -> dict[str, Any]:
     """A meter's readings, newest first."""
     try:
         rows, total = catalog.meter_readings(db_session(), current().supplier_id, meter_id,
                                              offset=query.offset, limit=query.per_page)
     except MeterNotFound:
-        raise _not_found("meter", meter_id) from None
+        raise not_found("meter", meter_id) from None
     return s.Page.of([_reading_out(r) for r in rows], query, total)
 
 
@@ -304,7 +320,7 @@ def meter_readings(meter_id: int, query: s.PageQuery) -> dict[str, Any]:
 @bp.auth_required(auth, roles=WRITE)
 @bp.input(s.MeterReadingIn, location="json", arg_name="body")
 @bp.output(s.MeterReadingOut, status_code=201)
-@bp.doc(responses={200: "The same reading was already stored", **_responses(400, 403, 409, 413)})
+@bp.doc(responses={200: "The same reading was already stored", **responses(400, 403, 409, 413)})
 def post_meter_reading(meter_id: int, body: s.MeterReadingIn) -> Any:
     """Enter a meter reading (the portal's rules).
 
@@ -327,7 +343,7 @@ def post_meter_reading(meter_id: int, body: s.MeterReadingIn) -> Any:
         session.commit()
     except MeterNotFound:
         session.rollback()
-        raise _not_found("meter", meter_id) from None
+        raise not_found("meter", meter_id) from None
     except ReadingRefused as exc:
         session.rollback()
         problems = exc.problems
@@ -353,7 +369,7 @@ def _alert_out(row: Any) -> dict[str, Any]:
 @bp.auth_required(auth, roles=READ)
 @bp.input(s.AlertQuery, location="query", arg_name="query")
 @bp.output(s.AlertPage)
-@bp.doc(responses=_responses())
+@bp.doc(responses=responses())
 def list_alerts(query: s.AlertQuery) -> dict[str, Any]:
     """List alerts.
 
@@ -368,7 +384,7 @@ def list_alerts(query: s.AlertQuery) -> dict[str, Any]:
 @bp.auth_required(auth, roles=WRITE)
 @bp.input(s.AcknowledgeIn, location="json", arg_name="body")
 @bp.output(s.AlertOut)
-@bp.doc(responses=_responses(400, 403, 409, 413))
+@bp.doc(responses=responses(400, 403, 409, 413))
 def acknowledge_alert(alert_id: int, body: s.AcknowledgeIn) -> dict[str, Any]:
     """Acknowledge an open alert.
 
@@ -382,7 +398,7 @@ def acknowledge_alert(alert_id: int, body: s.AcknowledgeIn) -> dict[str, Any]:
         session.commit()
     except AlertNotFound:
         session.rollback()
-        raise _not_found("alert", alert_id) from None
+        raise not_found("alert", alert_id) from None
     except AcknowledgeRefused as exc:
         session.rollback()
         empty = not body.comment.strip()
