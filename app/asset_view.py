@@ -30,6 +30,7 @@ from app.db.models import (
 )
 from app.ml import Metrics, load_target, score
 from app.model_registry import AssetNotFound
+from app.plant.catalogue import calculation_units
 from app.twins import ASSET_TYPES
 
 MAX_POINTS = 2000
@@ -88,8 +89,9 @@ def asset_info(session: Session, sensors_engine: Engine, supplier_id: int, asset
         Channel(f"s:{s.id}", s.name, s.unit, "sensor", s.id)
         for s in session.scalars(select(Sensor).where(Sensor.asset_id == asset.id).order_by(Sensor.id))
     )
+    # The type's own calculations, then the asset's formulas (a generic asset has only those).
     calculations = tuple(Channel(f"c:{name}", name, unit, "calculation")
-                         for name, unit in (kind.calculations if kind else {}).items())
+                         for name, unit in calculation_units(asset).items())
     first, last = None, None
     # The extent of the data: a PK seek per sensor for min and max (cheap at any size).
     with sensors_engine.connect() as conn:

@@ -10,6 +10,7 @@ from callbacks import (
     alerts,
     asset,
     board,
+    catalogue,
     emails,
     estate,
     importer,
@@ -36,3 +37,4 @@ def register_callbacks(app: dash.Dash) -> None:
     whatif.register(app)
     alerts.register(app)
     importer.register(app)
+    catalogue.register(app)

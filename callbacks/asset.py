@@ -1,6 +1,6 @@
 """The asset page: every plot reads the range and channels the user chose, for their supplier.
 
-The main plot (three sensors on one time axis) fetches detail again when the user zooms
+The main plot (up to three sensors on one time axis) fetches detail again when the user zooms
 (its ``relayoutData``) and appends new readings every few seconds with a ``Patch``, so the
 user's zoom and the rest of the figure stay as they are.
 """
@@ -28,6 +28,7 @@ from app.asset_view import (
 )
 from app.db.base import utcnow
 from app.model_registry import AssetNotFound
+from app.plant.status import latest_status
 from app.series import load_tail
 from app.tariffs import LONDON
 from app.web.context import db_session, twin
@@ -131,13 +132,21 @@ def register(app: dash.Dash) -> None:
                                 color="secondary")
             return (missing, [], [], [], None, [], None, [], None, [], None, [], None)
         sensors = [c.key for c in info.sensors]
-        extent = (f"Data from {when(info.first_ts)} to {when(info.last_ts)}." if info.last_ts
-                  else "No sensor data yet: readings arrive from the plant (or `twin generate`).")
+        if info.last_ts:
+            extent = f"Data from {when(info.first_ts)} to {when(info.last_ts)}."
+        elif sensors:
+            extent = ("No data yet: the plots fill in as readings arrive from the plant, the REST "
+                      "API or a file import.")
+        else:
+            extent = "No sensors yet: an admin adds the sensors it reports in the plant catalogue."
+        status = latest_status(db_session(), info.id)
+        edit = f"/admin/catalogue?asset={info.id}" if current_user.role == "admin" else None
         everything = _options(info.channels)
         batches = pipeline_batches(db_session(), info)
         second = info.sensors[1].key if len(info.sensors) > 1 else (sensors[0] if sensors else None)
         return (
-            page.header(info.name, info.site_name, info.type_label, info.description, extent),
+            page.header(info.name, info.site_name, info.type_label, info.description, extent,
+                        page.status_line(status.level, status.text, when(status.at, "") or None), edit),
             _options(info.sensors), sensors[:MAX_STACKED],
             everything, (info.calculations[0].key if info.calculations else (sensors[0] if sensors else None)),
             everything, sensors[0] if sensors else None,
@@ -184,11 +193,13 @@ def register(app: dash.Dash) -> None:
         return _main_figure(asset_id, preset, custom_start, custom_end, keys, zoom)
 
     def _main_figure(asset_id, preset, custom_start, custom_end, keys, zoom):  # type: ignore[no-untyped-def]
-        if not keys:
-            return figures.empty("Sensors", "Choose up to three sensors above."), None
         info = _info(asset_id)
         if info is None:
             return figures.empty("Sensors", "This asset is not available."), None
+        if not info.sensors:
+            return figures.empty("Sensors", "This asset has no sensors yet."), None
+        if not keys:
+            return figures.empty("Sensors", "Choose up to three sensors above."), None
         channels = [c for c in (info.channel(k) for k in keys[:MAX_STACKED]) if c is not None]
         if not channels:
             return figures.empty("Sensors", "Choose up to three sensors above."), None
@@ -224,7 +235,9 @@ def register(app: dash.Dash) -> None:
         prevent_initial_call=True,
     )
     def live(_tick, view):  # type: ignore[no-untyped-def]
-        if not view or not view.get("live"):
+        if not view:  # nothing drawn (no readings yet, or no sensor chosen): nothing to follow
+            return no_update, no_update, ""
+        if not view.get("live"):
             return no_update, no_update, "Live updates pause while you look at a custom or zoomed range."
         info = _info(view.get("asset"))
         if info is None:
@@ -281,8 +294,9 @@ def register(app: dash.Dash) -> None:
         start, end = chosen_range(info, preset, custom_start, custom_end)
         trace, data = _trace(info, channel, start, end)
         if not len(data.ts):
+            # <br>: the card is half the page wide and the words are not wrapped for it.
             return figures.empty(channel.label, "No data in this range." + (
-                " Calculations appear after the pipeline has run (`twin pipeline run`)."
+                "<br>Calculations appear after the pipeline has run."
                 if channel.kind == "calculation" else ""))
         return figures.single(trace, f"{trace.label}", revision=_revision(info, key_, preset))
 
@@ -290,12 +304,13 @@ def register(app: dash.Dash) -> None:
     def calculations_plot(asset_id, preset, custom_start, custom_end):  # type: ignore[no-untyped-def]
         info = _info(asset_id)
         if info is None or not info.calculations:
-            return figures.empty("Calculations", "This asset type has no calculations.")
+            return figures.empty("Calculations", "This asset has no calculations:<br>formulas added "
+                                 "in the plant catalogue appear here.")
         start, end = chosen_range(info, preset, custom_start, custom_end)
         traces = [t for t, data in (_trace(info, c, start, end) for c in info.calculations) if len(data.ts)]
         if not traces:
-            return figures.empty("Calculations", "No calculation results in this range yet: the "
-                                 "pipeline calculates new readings on its schedule (or run "
+            return figures.empty("Calculations", "No calculation results in this range yet:<br>the "
+                                 "pipeline calculates new readings on its schedule<br>(or run "
                                  "`twin pipeline run --asset ID`).")
         return figures.stacked(traces, "Calculation results", revision=_revision(info, "calcs", preset),
                                row_height=170)

@@ -7,6 +7,8 @@ Chromium; types a reading into the modal but never saves it. It does send one co
 the first meter in the grid, to the demo's own .example addresses) from the "Email summary…"
 form, so the Emails page has a message to show; asking again sends nothing new. The asset page
 is the one of ``--asset``, by default the asset at the top of the Overview's "Assets by concern".
+On the plant catalogue it opens that asset's form, then starts a new generic asset (a constant
+and two formulas typed in) without saving it: the catalogue is left as it was.
 """
 
 from __future__ import annotations
@@ -86,6 +88,36 @@ def email_key(component: str) -> tuple[str, str]:
     return By.CSS_SELECTOR, f"[id='{key}']"
 
 
+def catalogue(driver: webdriver.Chrome, url: str, asset_id: str) -> None:
+    """The plant catalogue with an asset's form open (its type's parameters), then a new generic
+    asset's form filled in but not saved."""
+    wait = WebDriverWait(driver, 20)
+    driver.get(f"{url}/admin/catalogue?asset={asset_id}")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#cat-tree table")))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "cat-asset-title"), "Asset"))
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#cat-asset-parameters input")))
+    driver.save_screenshot(str(OUT / "catalogue.png"))
+
+    add = driver.find_elements(By.XPATH, "//*[@id='cat-tree']//button[normalize-space()='+ Asset']")[0]
+    driver.execute_script("arguments[0].click();", add)
+    wait.until(ec.text_to_be_present_in_element((By.ID, "cat-asset-title"), "New asset"))
+    driver.find_element(By.ID, "cat-asset-name").send_keys("Canal pump P3")
+    constant = wait.until(ec.presence_of_all_elements_located((By.CSS_SELECTOR, "#cat-asset-parameters input")))
+    constant[0].send_keys("efficiency")
+    constant[1].send_keys("0.72")
+    for name, unit, formula in (("power_kw", "kW", "flow_m3h * dp_bar * 100 / 3.6 / efficiency"),
+                                ("energy_kwh", "kWh", "integrate(power_kw) / 3600")):
+        before = len(driver.find_elements(By.CSS_SELECTOR, "#cat-formulas input"))
+        driver.execute_script("arguments[0].click();", driver.find_element(By.ID, "cat-formula-add"))
+        wait.until(lambda d, n=before: len(d.find_elements(By.CSS_SELECTOR, "#cat-formulas input")) == n + 3)
+        fields = driver.find_elements(By.CSS_SELECTOR, "#cat-formulas input")[-3:]
+        for field, text in zip(fields, (name, unit, formula), strict=True):
+            field.send_keys(text)
+    # The editor scrolls within itself: bring its formulas into view.
+    driver.execute_script("document.getElementById('cat-formulas').scrollIntoView({block: 'center'});")
+    driver.save_screenshot(str(OUT / "catalogue-new-asset.png"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", default="http://127.0.0.1:8050")
@@ -159,6 +191,8 @@ def main() -> None:
         driver.get(f"{args.url}/admin")
         wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#admin-users table")))
         driver.save_screenshot(str(OUT / "admin.png"))
+
+        catalogue(driver, args.url, asset_path.rsplit("/", 1)[1])
     finally:
         driver.quit()
 

@@ -10,6 +10,7 @@ from layouts import (
     alerts,
     asset,
     board,
+    catalogue,
     emails,
     estate,
     importer,
@@ -19,7 +20,8 @@ from layouts import (
     whatif,
 )
 
-PAGES = (estate, board, asset, meters, meter, models, whatif, emails, admin, alerts, importer)
+PAGES = (estate, board, asset, meters, meter, models, whatif, emails, admin, alerts, importer,
+         catalogue)
 
 
 def register_pages() -> None:

@@ -75,6 +75,19 @@ def admin_sections() -> list[object]:
         tokens_card(),
         dbc.Card(
             [
+                dbc.CardHeader(html.Strong("Plant catalogue"), className="bg-white"),
+                dbc.CardBody([
+                    html.P("Add and change your sites, assets and sensors: asset types and their "
+                           "parameters, formulas, forecast targets; retire what is taken out of service.",
+                           className="small text-muted mb-2"),
+                    dbc.Button("Open the catalogue…", href="/admin/catalogue", color="primary",
+                               outline=True, size="sm"),
+                ]),
+            ],
+            className="shadow-sm mb-3",
+        ),
+        dbc.Card(
+            [
                 dbc.CardHeader(html.Strong("Import readings"), className="bg-white"),
                 dbc.CardBody([
                     html.P("Load sensor or meter readings from a CSV file: map its columns, "
@@ -118,6 +131,7 @@ def admin_sections() -> list[object]:
 SCOPE_OPTIONS = [
     {"label": "Read: assets, meters, readings, alerts, metrics", "value": "read"},
     {"label": "Write: also send readings and acknowledge alerts", "value": "write"},
+    {"label": "Admin: also changes the catalogue (sites, assets, sensors)", "value": "admin"},
 ]
 
 

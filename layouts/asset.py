@@ -72,7 +72,7 @@ def layout(asset_id: str = "", **_query: str) -> html.Div:
                 ],
                 className="g-2 align-items-center mb-3",
             ),
-            card("Three sensors, one time axis",
+            card("Sensors on one time axis",
                  [graph(ids.ASSET_STACKED, "asset-sensors", 680),
                   html.Div("Drag to zoom: detail is fetched again for the range you choose; "
                            "double-click to zoom out. New readings appear every few seconds.",
@@ -105,12 +105,30 @@ def layout(asset_id: str = "", **_query: str) -> html.Div:
     )
 
 
-def header(name: str, site: str, type_label: str, description: str, extent: str) -> html.Div:
+#: a pipeline status level (app.plant.status.LEVELS) -> its colour
+STATUS_COLOURS = {"ok": "success", "attention": "warning", "failed": "danger", "never": "light"}
+
+
+def status_line(level: str, text: str, when: str | None = None) -> html.Div:
+    """The asset's pipeline status in one line, coloured by its level (also in ``data-level``)."""
+    tail = [html.Span(f" · {when}", className="opacity-75")] if when else []
+    return html.Div(dbc.Alert([html.Span(text), *tail], color=STATUS_COLOURS.get(level, "light"),
+                              className="small py-1 px-2 mb-0 d-inline-block border"),
+                    id=ids.ASSET_STATUS, className="mt-2 mb-1", **{"data-level": level})
+
+
+def header(name: str, site: str, type_label: str, description: str, extent: str,
+           status: html.Div | None = None, edit_href: str | None = None) -> html.Div:
+    """The title, what and where the asset is, its pipeline status and the extent of its data;
+    ``edit_href`` (admins) links to the asset in the plant catalogue."""
+    edit = [html.Span(" · ", className="text-muted"), dcc.Link("Edit in the catalogue", href=edit_href)] \
+        if edit_href else []
     return html.Div(
         [
-            html.Div(dcc.Link("← Overview", href="/"), className="small mb-1"),
+            html.Div([dcc.Link("← Overview", href="/"), *edit], className="small mb-1"),
             html.H1(name, className="h3 mb-0"),
             html.Div(f"{type_label} at {site}. {description}", className="text-muted"),
+            *([status] if status is not None else []),
             html.Div(extent, className="small text-muted"),
         ]
     )
