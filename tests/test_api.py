@@ -423,7 +423,7 @@ def test_simulation_runs_and_stores_only_with_a_write_token(alpha: Caller) -> No
 def test_database_error_is_a_calm_503(alpha: Caller, monkeypatch: pytest.MonkeyPatch) -> None:
     from sqlalchemy.exc import OperationalError
 
-    from app.api import catalogue
+    from app.plant import catalogue
 
     def down(*_args: Any, **_kwargs: Any) -> Iterator[Any]:
         raise OperationalError("SELECT 1", {}, Exception("connection refused"))

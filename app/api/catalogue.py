@@ -31,7 +31,6 @@ from sqlalchemy.orm import Session
 
 from app.api import schemas as s
 from app.api.errors import ApiError, not_found, responses
-from app.api.pages import page_assets, sensors_of
 from app.api.security import ADMIN, READ, auth, current
 from app.db.models import Asset, Sensor, Site
 from app.plant import catalogue
@@ -129,7 +128,7 @@ def _asset_out(asset: Asset, site: str, sensors: list[Sensor]) -> dict[str, Any]
 def _one_asset(session: Session, asset: Asset) -> dict[str, Any]:
     site = session.get(Site, asset.site_id)
     assert site is not None
-    return _asset_out(asset, site.name, sensors_of(session, [asset.id])[asset.id])
+    return _asset_out(asset, site.name, catalogue.sensors_of(session, [asset.id])[asset.id])
 
 
 # -- sites --------------------------------------------------------------------------------------
@@ -245,10 +244,10 @@ def list_assets(query: s.AssetQuery) -> dict[str, Any]:
     The supplier's plant assets with their sensors, by site; retired assets (and those of
     retired sites) with ``retired=true``."""
     session = db_session()
-    rows, total = page_assets(session, current().supplier_id, offset=query.offset,
+    rows, total = catalogue.page_assets(session, current().supplier_id, offset=query.offset,
                               limit=query.per_page, site_id=query.site_id,
                               asset_type=query.asset_type, retired=query.retired)
-    sensors = sensors_of(session, [asset.id for asset, _ in rows], retired=query.retired)
+    sensors = catalogue.sensors_of(session, [asset.id for asset, _ in rows], retired=query.retired)
     return s.Page.of([_asset_out(asset, site, sensors[asset.id]) for asset, site in rows],
                      query, total)
 
