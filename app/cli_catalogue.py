@@ -20,7 +20,7 @@ import click
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.cli import _database, _fail, _process, _settings, friendly_errors
+from app.cli_support import _database, _fail, _process, _settings, friendly_errors
 
 SUPPLIER_OPTION = click.option("--supplier", "supplier_name", default=None,
                                help="The supplier's name (needed when there are several).")
