@@ -12,11 +12,12 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, case, func, select
 from sqlalchemy.orm import Session
 
 from app import series as series_
 from app.db import Database
+from app.db.base import utcnow
 from app.db.models import (
     Asset,
     Calculation,
@@ -28,8 +29,8 @@ from app.db.models import (
     Site,
     Validation,
 )
-from app.ml import Metrics, load_target, score
-from app.model_registry import AssetNotFound
+from app.forecasting import Metrics, load_target, score
+from app.model_registry import AssetNotFound, Served, Slot, slots
 from app.plant.catalogue import calculation_units
 from app.twins import ASSET_TYPES
 
@@ -65,7 +66,11 @@ class AssetInfo:
     calculations: tuple[Channel, ...]
     first_ts: datetime | None
     last_ts: datetime | None
-    targets: tuple[str, ...]
+    models: tuple[tuple[str, str], ...]  # (target, mode) of each model slot
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(target for target, _ in self.models))
 
     @property
     def channels(self) -> tuple[Channel, ...]:
@@ -100,10 +105,24 @@ def asset_info(session: Session, sensors_engine: Engine, supplier_id: int, asset
             hi = conn.scalar(select(func.max(SensorReading.ts)).where(SensorReading.sensor_id == channel.sensor_id))
             first = lo if first is None or (lo is not None and lo < first) else first
             last = hi if last is None or (hi is not None and hi > last) else last
-    targets = tuple(session.scalars(
-        select(ModelVersion.target).where(ModelVersion.asset_id == asset.id).distinct().order_by(ModelVersion.target)))
+    models = tuple((target, mode) for target, mode in session.execute(
+        select(ModelVersion.target, ModelVersion.mode).where(ModelVersion.asset_id == asset.id).distinct()
+        .order_by(ModelVersion.target, ModelVersion.mode)))
     return AssetInfo(asset.id, asset.name, site_name, asset.asset_type, kind.label if kind else asset.asset_type,
-                     kind.description if kind else "", sensors, calculations, first, last, targets)
+                     kind.description if kind else "", sensors, calculations, first, last, models)
+
+
+def model_key(target: str, mode: str) -> str:
+    """A model slot as one picker value, e.g. ``forecast:oil_temperature``."""
+    return f"{mode}:{target}"
+
+
+def parse_model_key(key: object) -> tuple[str, str] | None:
+    """(target, mode) of a :func:`model_key`, or None for anything else."""
+    if not isinstance(key, str) or ":" not in key:
+        return None
+    mode, target = key.split(":", 1)
+    return target, mode
 
 
 def channel_series(db: Database, info: AssetInfo, channel: Channel, start: datetime, end: datetime,
@@ -147,6 +166,7 @@ def pipeline_batches(session: Session, info: AssetInfo, limit: int = 50) -> list
 @dataclass(frozen=True)
 class ForecastView:
     target: str
+    mode: str
     ts: pd.DatetimeIndex
     predicted: np.ndarray
     lower: np.ndarray
@@ -155,6 +175,8 @@ class ForecastView:
     metrics: Metrics | None  # over the points with both a forecast and an actual
     latest_validation: Validation | None
     truncated: bool
+    served: Served | None  # what the slot serves (its active or newest version)
+    models: tuple[Slot, ...]  # every model slot of the asset
 
     @property
     def residuals(self) -> np.ndarray:
@@ -177,28 +199,50 @@ def _with_gaps(frame: pd.DataFrame) -> pd.DataFrame:
                      ignore_index=True).sort_values("ts", kind="stable").reset_index(drop=True)
 
 
-def forecast_view(db: Database, settings_step_minutes: int, info: AssetInfo, target: str,
-                  start: datetime, end: datetime) -> ForecastView:
-    """The forecasts of ``target`` in [start, end) (a time forecast by several versions shows
-    the newest version's), what actually happened at the model's resolution, and the metrics."""
+def _one_per_time(session: Session, version_ids: list[int], start: datetime, end: datetime,
+                  happened: datetime) -> list[tuple[datetime, float, float | None, float | None, int]]:
+    """One forecast per time in [start, end), the newest ``FORECAST_POINTS`` times: up to
+    ``happened`` the one made furthest ahead (the honest "an hour ahead" view of the past),
+    after it the newest issued. A time forecast by several versions shows the newest's."""
+    past_horizon = case((Prediction.ts <= happened, Prediction.horizon), else_=0)
+    pick = func.row_number().over(
+        partition_by=Prediction.ts,
+        order_by=(past_horizon.desc(), Prediction.created_at.desc(), Prediction.model_version_id.desc(),
+                  Prediction.horizon))
+    ranked = (select(Prediction.ts, Prediction.value, Prediction.lower, Prediction.upper, Prediction.horizon,
+                     pick.label("pick"))
+              .where(Prediction.model_version_id.in_(version_ids or [-1]), Prediction.ts >= start,
+                     Prediction.ts < end)
+              .subquery())
+    return [tuple(row) for row in session.execute(  # type: ignore[misc]
+        select(ranked.c.ts, ranked.c.value, ranked.c.lower, ranked.c.upper, ranked.c.horizon)
+        .where(ranked.c.pick == 1).order_by(ranked.c.ts.desc()).limit(FORECAST_POINTS))]
+
+
+def forecast_view(db: Database, supplier_id: int, settings_step_minutes: int, info: AssetInfo, target: str,
+                  mode: str, start: datetime, end: datetime) -> ForecastView:
+    """The forecasts (or a surrogate's estimates) of ``target`` in [start, end), one per time
+    (see :func:`_one_per_time`), what actually happened at the model's step, and the metrics
+    over the times that have both; with what the slot serves and the asset's other models."""
     with db.Session() as session:
-        version_ids = list(session.scalars(select(ModelVersion.id).where(
-            ModelVersion.asset_id == info.id, ModelVersion.target == target)))
-        rows = session.execute(
-            select(Prediction.ts, Prediction.value, Prediction.lower, Prediction.upper, Prediction.model_version_id)
-            .where(Prediction.model_version_id.in_(version_ids or [-1]), Prediction.ts >= start, Prediction.ts < end)
-            .order_by(Prediction.ts.desc(), Prediction.model_version_id.desc()).limit(FORECAST_POINTS)
-        ).all()
-        latest = session.scalar(select(Validation).where(Validation.model_version_id.in_(version_ids or [-1]))
-                                .order_by(Validation.window_to.desc()).limit(1))
-    frame = pd.DataFrame(rows, columns=["ts", "value", "lower", "upper", "version"])
+        models = tuple(slots(session, supplier_id, info.id))
+        slot = next((m for m in models if m.target == target and m.mode == mode), None)
+        served = slot.served if slot else None
+        step = (served.step_minutes if served else None) or settings_step_minutes
+        # The newest step that has an actual: the one the newest reading falls in (a step is
+        # labelled by its end, see load_target).
+        happened = (pd.Timestamp(info.last_ts or utcnow()).floor(f"{step}min")
+                    + pd.Timedelta(minutes=step)).to_pydatetime()
+        rows = _one_per_time(session, [v.id for v in slot.versions] if slot else [], start, end, happened)
+        latest = slot.latest[0] if slot and slot.latest else None
+    frame = pd.DataFrame(rows, columns=["ts", "value", "lower", "upper", "horizon"])
     empty = pd.DatetimeIndex([], tz="UTC")
     if frame.empty:
         nothing = np.array([], dtype=float)
-        return ForecastView(target, empty, nothing, nothing, nothing, nothing, None, latest, False)
-    frame = _with_gaps(frame.drop_duplicates("ts").sort_values("ts"))  # newest version first per ts
+        return ForecastView(target, mode, empty, nothing, nothing, nothing, nothing, None, latest, False,
+                            served, models)
+    frame = _with_gaps(frame.sort_values("ts"))
     ts = pd.DatetimeIndex(pd.to_datetime(frame["ts"], utc=True))
-    step = settings_step_minutes
     actual = load_target(db, info.id, target, ts.min().to_pydatetime() - timedelta(minutes=step),
                          ts.max().to_pydatetime() + timedelta(minutes=1), step)
     aligned = actual.reindex(ts).to_numpy(dtype=float)
@@ -211,8 +255,8 @@ def forecast_view(db: Database, settings_step_minutes: int, info: AssetInfo, tar
         have_band = np.isfinite(lower[both]).all() and np.isfinite(upper[both]).all()
         metrics = score(aligned[both], predicted[both], lower[both] if have_band else None,
                         upper[both] if have_band else None)
-    return ForecastView(target, ts, predicted, lower, upper, aligned, metrics, latest,
-                        len(rows) >= FORECAST_POINTS)
+    return ForecastView(target, mode, ts, predicted, lower, upper, aligned, metrics, latest,
+                        len(rows) >= FORECAST_POINTS, served, models)
 
 
 def calculation_exists(session: Session, asset_id: int) -> bool:

@@ -655,7 +655,7 @@ def pipeline_run(ctx: click.Context, asset_refs: tuple[str, ...], supplier_name:
     entries = schedule.load(settings.pipeline.schedule_file)
     failed = 0
     for asset_id, name, asset_type, forecast_targets in chosen:
-        wanted = [] if no_models else (list(targets) or schedule.targets_for(
+        wanted = [] if no_models else (list(targets) or schedule.slots_for(
             entries, asset_type, asset_id, forecast_targets))
         click.echo(f"asset {asset_id} {name!r} ({asset_type})")
         try:
@@ -814,33 +814,57 @@ def models() -> None:
 
 @models.command("list")
 @click.option("--asset", "asset_id", type=int, default=None, help="Only this asset.")
+@click.option("--supplier", "supplier_name", default=None,
+              help="Only this supplier's assets (default: every supplier's).")
 @click.pass_context
 @friendly_errors
-def models_list(ctx: click.Context, asset_id: int | None) -> None:
-    """Print every model version: asset, target, version, status, hold-out and latest validation."""
+def models_list(ctx: click.Context, asset_id: int | None, supplier_name: str | None) -> None:
+    """Print what serves for each asset, target and mode: the method and the baseline it beat,
+    the horizon, the backtest per horizon, the latest validation and the version history."""
     from sqlalchemy import select
 
-    from app.db.models import Asset, ModelVersion, Validation
+    from app.db.models import Supplier
+    from app.model_registry import slots
 
     database = _database(_settings(ctx), require_head=True)
     with database.Session() as session:
-        query = select(ModelVersion, Asset.name).join(Asset, Asset.id == ModelVersion.asset_id)
-        if asset_id is not None:
-            query = query.where(ModelVersion.asset_id == asset_id)
-        rows = session.execute(query.order_by(ModelVersion.asset_id, ModelVersion.target,
-                                              ModelVersion.version)).all()
-        if not rows:
+        query = select(Supplier.id, Supplier.name).order_by(Supplier.name)
+        if supplier_name:
+            query = query.where(Supplier.name == supplier_name)
+        suppliers = session.execute(query).all()
+        if supplier_name and not suppliers:
+            _fail(f"no supplier {supplier_name!r}")
+        found = [(name, listed) for supplier_id, name in suppliers
+                 if (listed := slots(session, supplier_id, asset_id))]
+        if not found:
             click.echo("no models yet: `twin pipeline run --asset ID` trains one")
             return
-        click.echo(f"{'asset':<28} {'target':<24} {'ver':>3} {'status':<10} {'hold-out MAE':>12} "
-                   f"{'last validation':<34}")
-        for version, name in rows:
-            latest = session.scalar(select(Validation).where(Validation.model_version_id == version.id)
-                                    .order_by(Validation.id.desc()).limit(1))
-            checked = (f"{latest.disposition} MAPE {latest.mape:.1%} cov {latest.coverage or 0:.0%}"
-                       if latest else "not yet")
-            click.echo(f"{version.asset_id:>3} {name[:24]:<24} {version.target[:24]:<24} {version.version:>3} "
-                       f"{version.status:<10} {version.holdout_metrics.get('mae', 0):>12.4g} {checked:<34}")
+        for name, listed in found:
+            click.echo(name)
+            for slot in listed:
+                click.echo("\n".join(_slot_lines(slot)))
+
+
+def _slot_lines(slot: Any) -> list[str]:
+    """A model slot (:class:`app.model_registry.Slot`) as indented lines of plain text."""
+    from app.model_registry import history_text, validation_text
+
+    served = slot.served
+    lines = [f"  asset {slot.asset_id} {slot.asset_label}: {slot.target} ({slot.mode})",
+             f"    serving    {slot.serving_text}",
+             f"    verdict    {served.verdict}"]
+    label = "backtest" if served.backtested else "scores"
+    for score in served.scores:
+        ahead, n, mae, mape, coverage = score.cells(served.coverage_nominal)
+        lines.append(f"    {label:<10} {ahead:<16} n {n:>7}  MAE {mae:>9}  MAPE {mape:>7}  "
+                     f"coverage {coverage}")
+        label = ""
+    checked = "not yet"
+    if slot.latest is not None:
+        validation, number = slot.latest
+        checked = f"v{number} {validation.window_to:%Y-%m-%d %H:%M} UTC, {validation_text(validation)}"
+    lines += [f"    validated  {checked}", f"    versions   {history_text(slot.versions)}"]
+    return lines
 
 
 @main.command()

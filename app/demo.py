@@ -25,7 +25,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import ml, pipeline, schedule
+from app import forecasting, pipeline, schedule
 from app.accounts import create_user
 from app.db import Database
 from app.db.models import Asset, Customer, Meter, MeterReading, Sensor, Site, Supplier, Tariff
@@ -337,10 +337,10 @@ def seed_demo(
         assets = session.execute(select(Asset.id, Asset.asset_type).order_by(Asset.id)).all()
     for number, (asset_id, type_name) in enumerate(assets, start=1):
         pipeline.calculate(db, settings, asset_id)
-        for target in schedule.targets_for(entries, type_name, asset_id):
+        for target, mode in schedule.slots_for(entries, type_name, asset_id):
             try:
-                ml.bootstrap(db, settings, asset_id, target, now=now)
-            except ml.NotEnoughData as exc:  # a shortened demo history (tests) trains nothing
+                forecasting.bootstrap(db, settings, asset_id, target, now=now, mode=mode)
+            except forecasting.NotEnoughData as exc:  # a shortened demo history (tests) trains nothing
                 log.warning("no demo model of %s for asset %s: %s", target, asset_id, exc)
         if progress is not None:
             progress("models", number, len(assets))

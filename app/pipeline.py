@@ -373,54 +373,58 @@ def run(
     db: Database,
     settings: Settings,
     asset_id: int,
-    targets: list[str],
+    targets: list[str] | list[tuple[str, str]],
     *,
     start: datetime | None = None,
     end: datetime | None = None,
     now: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> RunSummary:
-    """One whole pipeline run for an asset: calculate, then for each target train a first model
-    if there is none, validate the active model's forecasts, retrain and decide when they
-    failed, and forecast the next horizon. One summary (rows, stage timings, decisions) is
-    stored and logged for the run."""
-    from app import ml  # the model layer builds on this module's loading
+    """One whole pipeline run for an asset: calculate, then for each target (a name, forecast,
+    or a (name, mode) pair) train a first model if there is none, validate the active model's
+    forecasts, retrain and decide when they failed, and serve the next horizon. One summary
+    (rows, stage timings, decisions) is stored and logged for the run."""
+    from app import forecasting  # the model layer builds on this module's loading
 
     calculated = calculate(db, settings, asset_id, start=start, end=end, progress=progress)
     summary = RunSummary(asset_id, "run", rows=calculated.rows, batches=calculated.batches,
                          timings_s=dict(calculated.timings_s), start=calculated.start, end=calculated.end)
     decisions: dict[str, str] = {}
     notes = list(calculated.details.get("status", []))
-    run_id = start_run(db, asset_id, "run", ",".join(targets) or None)
+    slots = [(t, "forecast") if isinstance(t, str) else (t[0], t[1]) for t in targets]
+    run_id = start_run(db, asset_id, "run", ",".join(t for t, _ in slots) or None)
     # Models train on the history before "now" and forecast from it. For history imported from
     # the past, "now" is where the data ends, not the wall clock (which would find no data).
     newest = calculated.end if calculated.end is not None else None
     moment = now or end or (min(utcnow(), newest) if newest is not None else utcnow())
-    for target in targets:
+    for target, mode in slots:
         steps: list[str] = []
+        label = target if mode == "forecast" else f"{target} ({mode})"
         try:
             with db.Session() as session:
-                has_model = ml.active_version(session, asset_id, target) is not None
+                has_model = forecasting.active_version(session, asset_id, target, mode) is not None
             if not has_model:
                 with Timer(summary, "train"):
-                    trained = ml.train(db, settings, asset_id, target, now=moment, reason="pipeline run")
-                steps.append(f"trained v{trained.version.version}")
+                    trained = forecasting.train(db, settings, asset_id, target, now=moment,
+                                                reason="pipeline run", mode=mode)
+                steps.append(f"trained v{trained.version.version} ({trained.version.algorithm} serves)")
             with Timer(summary, "validate"):
-                validation = ml.validate(db, settings, asset_id, target, now=moment)
+                validation = forecasting.validate(db, settings, asset_id, target, now=moment, mode=mode)
             if validation is not None:
                 steps.append(f"validated: {validation.disposition} ({validation.reason})")
                 if validation.disposition == "retrain":
                     with Timer(summary, "train"):
-                        decision = ml.challenge(db, settings, asset_id, target, now=moment,
-                                                reason=f"retraining: {validation.reason}")
+                        decision = forecasting.challenge(db, settings, asset_id, target, now=moment,
+                                                         reason=f"retraining: {validation.reason}", mode=mode)
                     steps.append(f"v{decision.challenger.version} "
                                  f"{'promoted' if decision.promoted else 'rejected'} ({decision.reason})")
             with Timer(summary, "predict"):
-                steps.append(f"{ml.predict(db, settings, asset_id, target, now=moment)} forecasts")
-        except ml.ModelError as exc:
+                served = forecasting.predict(db, settings, asset_id, target, now=moment, mode=mode)
+            steps.append(f"{served} {'forecasts' if mode == 'forecast' else 'estimates'}")
+        except forecasting.ModelError as exc:
             steps.append(f"stopped: {exc}")
-            notes.append(f"{target}: {exc}")
-        decisions[target] = "; ".join(steps)
+            notes.append(f"{label}: {exc}")
+        decisions[label] = "; ".join(steps)
     summary.decision = calculated.decision
     summary.details["targets"] = decisions
     summary.details["status"] = notes

@@ -6,7 +6,9 @@ asset of a type) and target, when to calculate, train, predict and validate.
        "calculate": {"every": "5m"}, "train": {"cron": "15 2 * * *"},
        "predict": {"every": "10m"}, "validate": {"every": "30m"}}]}
 
-An entry names ``asset_type`` (all assets of that type) or ``asset`` (one asset id), or is the
+An entry may say ``"mode": "surrogate"``: its target (a calculation) is then estimated from
+the asset's concurrent sensor readings rather than forecast from its past (the default mode,
+``"forecast"``). An entry names ``asset_type`` (all assets of that type) or ``asset`` (one asset id), or is the
 ``{"catalogue": true, ...}`` entry: every asset whose catalogue entry chooses its own forecast
 targets (those leave their type's entries), and the calculations of generic assets. Each stage
 is ``{"every": "<n>s|m|h|d"}`` or ``{"cron": "<minute> <hour> <day> <month> <weekday>"}`` (UTC)
@@ -50,13 +52,14 @@ class Entry:
     asset_id: int | None
     target: str | None  # None: the catalogue entry, whose targets each asset chooses
     stages: dict[str, When]
+    mode: str = "forecast"
 
     @property
     def label(self) -> str:
         if self.target is None:
             return "catalogue targets"
         who = self.asset_type if self.asset_type else f"asset {self.asset_id}"
-        return f"{who}/{self.target}"
+        return f"{who}/{self.target}" + ("" if self.mode == "forecast" else f" ({self.mode})")
 
 
 def _when(value: Any, where: str) -> When:
@@ -86,7 +89,7 @@ def parse(data: Any, source: str = "prediction_schedule.json") -> list[Entry]:
         where = f"{source} entry {number}"
         if not isinstance(raw, dict):
             raise ScheduleError(f"{where}: each entry must be an object")
-        unknown = set(raw) - {"asset_type", "asset", "target", "catalogue", *STAGES}
+        unknown = set(raw) - {"asset_type", "asset", "target", "catalogue", "mode", *STAGES}
         if unknown:
             raise ScheduleError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
         if "catalogue" in raw:
@@ -115,10 +118,16 @@ def parse(data: Any, source: str = "prediction_schedule.json") -> list[Entry]:
             known = {s.name for s in kind.sensors} | set(kind.calculations)
             if target not in known:
                 raise ScheduleError(f"{where}: {asset_type} has no sensor or calculation {target!r}")
+        mode = raw.get("mode", "forecast")
+        if mode not in ("forecast", "surrogate"):
+            raise ScheduleError(f"{where}: 'mode' is \"forecast\" or \"surrogate\", not {mode!r}")
+        if mode == "surrogate" and asset_type is not None and target not in ASSET_TYPES[asset_type].calculations:
+            raise ScheduleError(f"{where}: a surrogate estimates a calculation from the sensors; "
+                                f"{target!r} is not a calculation of {asset_type}")
         stages = {stage: _when(raw[stage], f"{where} ({stage})") for stage in STAGES if stage in raw}
         if not stages:
             raise ScheduleError(f"{where}: give at least one of {', '.join(STAGES)}")
-        entries.append(Entry(asset_type, asset_id, target, stages))
+        entries.append(Entry(asset_type, asset_id, target, stages, mode))
     return entries
 
 
@@ -140,6 +149,15 @@ def targets_for(entries: list[Entry], asset_type: str, asset_id: int,
     asset's ``forecast_targets``), else the schedule's for its type or for it."""
     if chosen is not None:
         return list(dict.fromkeys(chosen))
-    found = [e.target for e in entries if e.target is not None
+    return list(dict.fromkeys(target for target, _ in slots_for(entries, asset_type, asset_id, chosen)))
+
+
+def slots_for(entries: list[Entry], asset_type: str, asset_id: int,
+              chosen: list[str] | None = None) -> list[tuple[str, str]]:
+    """The (target, mode) pairs modelled for an asset: its catalogue entry's chosen targets
+    (forecasts), else the schedule's entries for its type or for it."""
+    if chosen is not None:
+        return [(target, "forecast") for target in dict.fromkeys(chosen)]
+    found = [(e.target, e.mode) for e in entries if e.target is not None
              and (e.asset_type == asset_type or e.asset_id == asset_id)]
     return list(dict.fromkeys(found))

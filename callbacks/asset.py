@@ -24,6 +24,8 @@ from app.asset_view import (
     asset_info,
     channel_series,
     forecast_view,
+    model_key,
+    parse_model_key,
     pipeline_batches,
 )
 from app.db.base import utcnow
@@ -151,8 +153,8 @@ def register(app: dash.Dash) -> None:
             everything, (info.calculations[0].key if info.calculations else (sensors[0] if sensors else None)),
             everything, sensors[0] if sensors else None,
             everything, second,
-            [{"label": t.replace("_", " "), "value": t} for t in info.targets],
-            info.targets[0] if info.targets else None,
+            [{"label": f"{t.replace('_', ' ')} · {mode}", "value": model_key(t, mode)} for t, mode in info.models],
+            model_key(*info.models[0]) if info.models else None,
             [{"label": b.label, "value": b.id} for b in batches], batches[0].id if batches else None,
         )
 
@@ -335,26 +337,39 @@ def register(app: dash.Dash) -> None:
 
     @app.callback(Output(ids.ASSET_FORECAST, "figure"), Output(ids.ASSET_FORECAST_METRICS, "children"),
                   *range_inputs, Input(ids.ASSET_TARGET, "value"))
-    def forecast_plot(asset_id, preset, custom_start, custom_end, target):  # type: ignore[no-untyped-def]
+    def forecast_plot(asset_id, preset, custom_start, custom_end, key_):  # type: ignore[no-untyped-def]
         info = _info(asset_id)
-        if info is None or not target or target not in info.targets:
+        slot = parse_model_key(key_)
+        if info is None or slot is None or slot not in info.models:
             return figures.empty("Forecast", "No model trained yet. Models are trained on the "
                                  "pipeline's schedule, or by an admin on the Models page."), None
+        target, mode = slot
         start, end = chosen_range(info, preset, custom_start, custom_end)
-        view = forecast_view(twin().db, twin().settings.pipeline.resample_minutes, info, target,
-                             start, end + timedelta(hours=2))  # the forecast runs ahead of the data
+        view = forecast_view(twin().db, current_user.supplier_id, twin().settings.pipeline.resample_minutes,
+                             info, target, mode, start, end + timedelta(hours=2))  # forecasts run ahead of the data
+        models = [[f"{m.target.replace('_', ' ')} · {m.mode}", m.served.method_label, m.served.horizon_label,
+                   m.shown.status] for m in view.models]
+        words = target.replace("_", " ")
         if not len(view.ts):
-            return figures.empty(f"Forecast of {target}", "No forecasts in this range: choose a "
-                                 "longer range, or wait for the next scheduled forecast."), None
+            return (figures.empty(f"Forecast of {words}", "No forecasts in this range: choose a "
+                                  "longer range, or wait for the next scheduled forecast."),
+                    page.forecast_details([], models))
         channel = next((c for c in info.channels if c.name == target), None)
         unit = channel.unit if channel else ""
-        figure = figures.forecast(view.ts, view.predicted, view.lower, view.upper, view.actual, unit,
-                                  f"Forecast of {target.replace('_', ' ')} against actual values",
-                                  revision=_revision(info, target, preset))
+        title = (f"Forecast of {words} against actual values" if mode == "forecast"
+                 else f"Surrogate estimate of {words} from the sensors against calculated values")
+        figure = figures.forecast(view.ts, view.predicted, view.lower, view.upper, view.actual, unit, title,
+                                  revision=_revision(info, key_, preset))
         rows: list[tuple[str, str]] = []
+        if view.served is not None:
+            rows += [("Model", f"v{view.served.version} ({view.served.status}), {mode}, "
+                               f"{view.served.method_label}"),
+                     ("Horizon", view.served.horizon_label), ("Against the baselines", view.served.verdict)]
         if view.metrics is not None:
             m = view.metrics
-            rows += [("Points compared in this window", f"{m.n:,}"), ("Mean absolute error", f"{m.mae:.4g} {unit}"),
+            compared = "each time's forecast made furthest ahead" if mode == "forecast" else "estimates"
+            rows += [("Points compared in this window", f"{m.n:,} ({compared})"),
+                     ("Mean absolute error", f"{m.mae:.4g} {unit}"),
                      ("Root mean square error", f"{m.rmse:.4g} {unit}"), ("Mean absolute % error", f"{m.mape:.1%}"),
                      ("Inside the prediction interval", "—" if m.coverage is None else f"{m.coverage:.0%}")]
         else:
@@ -365,7 +380,7 @@ def register(app: dash.Dash) -> None:
                          f"{v.disposition} on {when(v.window_to)}: {v.reason}"))
         if view.truncated:
             rows.append(("Note", "the newest forecasts of this range only; choose a shorter range for all"))
-        return figure, page.metrics_table(rows)
+        return figure, page.forecast_details(rows, models)
 
     @app.callback(Output(ids.ASSET_BATCH_GRAPH, "figure"), Input(ids.ASSET_ID, "data"), Input(ids.ASSET_BATCH, "value"))
     def batch_plot(asset_id, batch_id):  # type: ignore[no-untyped-def]

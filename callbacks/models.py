@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import dash
 from dash import Input, Output, State, ctx, no_update
 from flask_login import current_user
 
-from app.model_registry import AssetNotFound, overview, request_training, supplier_assets
+from app.model_registry import (
+    AssetNotFound,
+    Slot,
+    history_text,
+    method_name,
+    overview,
+    p_value_text,
+    request_training,
+    supplier_assets,
+    train_mode,
+    validation_text,
+)
 from app.queue import QueueUnavailable
 from app.tariffs import LONDON
 from app.web.context import db_session, twin
@@ -21,6 +33,22 @@ log = logging.getLogger(__name__)
 
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
+
+
+def _summary(slot: Slot | None, target: str, mode: str) -> Any:
+    title = f"{target.replace('_', ' ').capitalize()} · {mode}"
+    if slot is None:
+        return page.no_slot(title, mode, f"No {mode} model trained yet: an admin can press Train now, "
+                                         "or wait for the schedule.")
+    served = slot.served
+    checked = "not yet"
+    if slot.latest is not None:
+        validation, number = slot.latest
+        checked = f"v{number}, {when(validation.window_to)}, {validation_text(validation)}"
+    return page.slot_summary(title, mode, f"Serving: {slot.serving_text}", served.verdict,
+                             served.backtested and served.kind == "baseline",
+                             [s.cells(served.coverage_nominal) for s in served.scores], checked,
+                             history_text(slot.versions))
 
 
 def register(app: dash.Dash) -> None:
@@ -58,26 +86,31 @@ def register(app: dash.Dash) -> None:
             return [], None, page.table([], [], "This asset is not available."), page.validation_chart([], "—"), None, None, True
         target = target if target in view.targets else (view.targets[0] if view.targets else None)
         versions = [v for v in view.versions if v.target == target]
-        rows = [[f"v{v.version}", v.status, when(v.created_at), f"{when(v.train_from)} – {when(v.train_to)}",
-                 f"{v.rows:,}", f"{v.holdout_metrics.get('mae', 0):.4g}", _pct(v.holdout_metrics.get("mape")),
-                 _pct(v.holdout_metrics.get("coverage")), v.file_sha256[:12]] for v in versions]
+        rows = [[f"v{v.version}", v.mode, v.status, method_name(v.algorithm), when(v.created_at),
+                 f"{when(v.train_from)} – {when(v.train_to)}", f"{v.rows:,}",
+                 f"{v.holdout_metrics.get('mae', 0):.4g}", _pct(v.holdout_metrics.get("mape")),
+                 _pct(v.holdout_metrics.get("coverage")),
+                 f"pruned {when(v.pruned_at)}" if v.pruned_at else v.file_sha256[:12]] for v in versions]
         numbers = {v.version for v in versions}
         checks = [(val, n) for val, n in view.validations if n in numbers]
         points = [{"version": n, "at": val.window_to.astimezone(LONDON).replace(tzinfo=None),
                    "mape": (val.mape or 0) * 100,
                    "coverage": (val.coverage or 0) * 100} for val, n in checks]
         validation_rows = [[f"v{n}", f"{when(val.window_from)} – {when(val.window_to)}", val.n,
-                            f"{val.mae:.4g}", _pct(val.mape), _pct(val.coverage), val.disposition, val.reason]
+                            "—" if val.mae is None else f"{val.mae:.4g}", _pct(val.mape), _pct(val.coverage), p_value_text(val),
+                            val.disposition, val.reason]
                            for val, n in reversed(checks)]
         event_rows = [[when(e.at), f"v{n}" if n else "—", e.event.replace("_", " "), e.reason]
                       for e, n in view.events if e.target == target]
         return (
             [{"label": t, "value": t} for t in view.targets], target,
-            page.table(["Version", "Status", "Trained", "Training data", "Points", "Hold-out MAE",
-                        "MAPE", "Coverage", "SHA-256"], rows,
-                       "No model trained yet: an admin can press Train now, or wait for the schedule."),
+            page.served_and_versions(
+                [_summary(view.slot(target, mode), target, mode) for mode in view.modes(target)],
+                page.table(["Version", "Mode", "Status", "Method", "Trained", "Training data", "Points",
+                            "MAE", "MAPE", "Coverage", "File"], rows,
+                           "No model trained yet: an admin can press Train now, or wait for the schedule.")),
             page.validation_chart(points, target or "—"),
-            page.table(["Version", "Window", "Points", "MAE", "MAPE", "Coverage", "Decision", "Why"],
+            page.table(["Version", "Window", "Points", "MAE", "MAPE", "Coverage", "Binomial p", "Decision", "Why"],
                        validation_rows, "No validation yet."),
             page.table(["When", "Version", "What", "Why"], event_rows, "No decisions yet."),
             current_user.role != "admin" or target is None,
@@ -109,8 +142,10 @@ def register(app: dash.Dash) -> None:
                                        asset_id=int(asset_id), target=target)
                 session.commit()
                 if job.task_id is None:
+                    mode = train_mode(session, current_user.supplier_id, job.asset_id, job.target,
+                                      twin().settings.pipeline.schedule_file)
                     job.task_id = twin().queue.send("twin.train", job.asset_id, job.target, job.id,
-                                                    "requested in the portal")
+                                                    "requested in the portal", mode)
                     session.commit()
             except PermissionError:
                 session.rollback()

@@ -98,7 +98,7 @@ def layout(asset_id: str = "", **_query: str) -> html.Div:
                            dbc.Col(picker(ids.ASSET_PAIR_B, "Second"), xs=12, sm=6)], className="g-2")]),
             card("Predictions against actual values",
                  [graph(ids.ASSET_FORECAST, "asset-forecast", 520), html.Div(id=ids.ASSET_FORECAST_METRICS)],
-                 [picker(ids.ASSET_TARGET, "Forecast target")]),
+                 [picker(ids.ASSET_TARGET, "Model (target and mode)")]),
             card("Input data of a pipeline batch", [graph(ids.ASSET_BATCH_GRAPH, "asset-batch")],
                  [picker(ids.ASSET_BATCH, "Choose a batch")]),
         ]
@@ -137,3 +137,16 @@ def header(name: str, site: str, type_label: str, description: str, extent: str,
 def metrics_table(rows: list[tuple[str, str]]) -> dbc.Table:
     return dbc.Table(html.Tbody([html.Tr([html.Td(k, className="text-muted"), html.Td(v, className="fw-semibold")])
                                  for k, v in rows]), size="sm", className="mb-0 small", style={"maxWidth": "640px"})
+
+
+def forecast_details(rows: list[tuple[str, str]], models: list[list[str]]) -> html.Div:
+    """Beside the forecast plot: the chosen model's facts and scores, then every model of the
+    asset with its mode and the method that serves it."""
+    parts: list[object] = [metrics_table(rows)] if rows else []
+    if models:
+        parts += [html.Div("Models of this asset", className="small fw-semibold mt-3 mb-1"),
+                  dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("Target · mode", "Serves", "Horizon",
+                                                                         "Status")])),
+                             html.Tbody([html.Tr([html.Td(c) for c in row]) for row in models])],
+                            size="sm", className="mb-0 small", responsive=True)]
+    return html.Div(parts)

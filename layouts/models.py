@@ -1,5 +1,6 @@
-"""The Models page: per asset, its model versions and how they scored over time, the active
-one, validations and the decisions taken, and "Train now" for admins with a progress bar.
+"""The Models page: per asset and target, what serves (a model, or the baseline no model beat)
+in each mode and how it did in its backtest, the versions and how they validated over time,
+the decisions taken, and "Train now" for admins with a progress bar.
 
 Components only; ``callbacks.models`` fills them.
 """
@@ -25,8 +26,11 @@ def layout(**_query: str) -> html.Div:
             dcc.Store(id=ids.MODELS_REFRESH, data=0),
             dcc.Interval(id=ids.MODELS_POLL, interval=1000, disabled=True),
             html.H1("Models", className="h3"),
-            html.P("Each asset's forecasting models: versions, how they validated against what "
-                   "happened, and which one is active and why.", className="text-muted"),
+            html.P("Each asset's models: forecasts of a target's future from its past, and "
+                   "surrogates estimating a calculation from the sensors. What serves is the "
+                   "method that did best in a backtest; a model serves only when it beats simple "
+                   "baselines. Below: versions, how they validated against what happened, and why.",
+                   className="text-muted"),
             dbc.Row(
                 [
                     dbc.Col(dcc.Dropdown(id=ids.MODELS_ASSET, placeholder="Choose an asset",
@@ -41,7 +45,7 @@ def layout(**_query: str) -> html.Div:
             dbc.Progress(id=ids.MODELS_PROGRESS, value=0, striped=True, animated=True,
                          className="mb-1", style={"height": "1.25rem"}),
             html.Div(id=ids.MODELS_PROGRESS_TEXT, className="small text-muted mb-3"),
-            dbc.Card([dbc.CardHeader(html.Strong("Versions"), className="bg-white"),
+            dbc.Card([dbc.CardHeader(html.Strong("What serves, and its versions"), className="bg-white"),
                       dbc.CardBody(html.Div(id=ids.MODELS_VERSIONS))], className="shadow-sm mb-3"),
             dbc.Card([dbc.CardHeader(html.Strong("Validation over time"), className="bg-white"),
                       dbc.CardBody(dcc.Graph(id=ids.MODELS_CHART, config={"displaylogo": False}))],
@@ -66,6 +70,34 @@ def table(header: list[str], rows: list[list[object]], empty: str) -> html.Div |
     return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in header])),
                       html.Tbody([html.Tr([html.Td(c) for c in row]) for row in rows])],
                      size="sm", hover=True, responsive=True, className="mb-0")
+
+
+def slot_summary(title: str, mode: str, serving: str, verdict: str, no_model_won: bool,
+                 scores: list[list[str]], checked: str, history: str) -> html.Div:
+    """One mode of the target: what serves, the verdict against the baselines (a warning when
+    a baseline serves), the backtest per horizon, the latest validation and the versions."""
+    return html.Div(
+        [
+            html.H2(title, className="h6 mb-1"),
+            html.Div(serving, className="small"),
+            dbc.Alert(verdict, color="warning", className="small py-1 px-2 my-1 d-inline-block")
+            if no_model_won else html.Div(verdict, className="small fw-semibold my-1"),
+            table(["Backtest", "Points", "MAE", "MAPE", "Interval coverage"], scores,
+                  "No backtest scores recorded."),
+            html.Div(f"Latest validation: {checked}", className="small text-muted mt-1"),
+            html.Div(f"Versions: {history}", className="small text-muted"),
+        ],
+        className="mb-3", **{"data-mode": mode},
+    )
+
+
+def served_and_versions(summaries: list[html.Div], versions: html.Div | dbc.Table) -> html.Div:
+    return html.Div([*summaries, html.H2("Version history", className="h6"), versions])
+
+
+def no_slot(title: str, mode: str, text: str) -> html.Div:
+    return html.Div([html.H2(title, className="h6 mb-1"), html.Div(text, className="small text-muted")],
+                    className="mb-3", **{"data-mode": mode})
 
 
 def validation_chart(points: list[dict[str, object]], target: str) -> go.Figure:

@@ -138,26 +138,47 @@ class PipelineSettings(_Section):
     #: than 500,000 readings of the asset's fastest sensor, see app.pipeline.batch_span)
     batch_seconds: int = Field(28 * 86_400, ge=60, le=366 * 86_400)
     horizon_minutes: int = Field(60, ge=1)
-    min_training_rows: int = Field(1000, ge=10)
+    #: usable points of the target a model needs before its backtest period
+    min_training_rows: int = Field(500, ge=10)
     resample_minutes: int = Field(10, ge=1, le=1440)
-    training_days: int = Field(30, ge=1)
+    #: the history a model is fitted and backtested on (weekly lags need three weeks)
+    training_days: int = Field(91, ge=1)
     #: the schedule file; the packaged prediction_models/prediction_schedule.json when unset
     schedule_file: Path | None = None
 
 
 class ModelSettings(_Section):
-    n_estimators: int = Field(100, ge=1)
-    max_depth: int | None = Field(12, ge=1)
-    min_samples_leaf: int = Field(5, ge=1)
-    n_jobs: int = 2
-    holdout_fraction: float = Field(0.2, gt=0, lt=1)
-    interval_coverage: float = Field(0.9, gt=0, lt=1)
+    """How targets are forecast (see app/forecasting/engine.py). Every candidate and the
+    baselines are backtested at the served horizons; the best serves."""
+
+    #: the candidate models, each a scikit-learn estimator per horizon step (direct strategy)
+    candidates: tuple[Literal["gbm", "ridge"], ...] = ("gbm", "ridge")
+    #: the nominal coverage of the prediction intervals (split-conformal, per horizon)
+    interval_coverage: float = Field(0.9, gt=0.5, lt=1)
+    #: the newest share of the history that the rolling-origin backtest scores
+    backtest_fraction: float = Field(0.25, ge=0.1, le=0.5)
+    #: fit on at most this many (newest) origins per horizon: a year of a fast sensor stays quick
+    max_fit_rows: int = Field(60_000, ge=1000)
+    #: gaps of at most this many steps are interpolated; longer ones are left out
+    max_gap_steps: int = Field(3, ge=0, le=100)
+    #: the clock and bank holidays of the calendar features (the holidays package's codes)
+    timezone: str = "Europe/London"
+    holidays_country: str = "GB"
+    holidays_subdiv: str | None = "ENG"
+    #: versions whose files are kept besides the active one and those with stored forecasts
+    keep_versions: int = Field(3, ge=1)
 
 
 class ThresholdSettings(_Section):
-    mape_max: float = Field(0.1, gt=0)
-    coverage_min: float = Field(0.8, ge=0, le=1)
-    min_validation_points: int = Field(3, ge=1)
+    """When a served model's forecasts, judged against what happened, call for retraining."""
+
+    #: forecast/actual pairs a validation needs before it judges (fewer: it waits)
+    min_validation_points: int = Field(24, ge=3)
+    #: retrain when the validated MAE is above this multiple of the backtest MAE (a gross
+    #: failure; milder drift shows in the coverage test, which allows for chance)
+    degradation_ratio: float = Field(2.5, gt=1)
+    #: retrain when a one-sided binomial test says coverage is below nominal at this level
+    coverage_alpha: float = Field(0.01, gt=0, lt=0.5)
 
 
 class SensorLimits(_Section):

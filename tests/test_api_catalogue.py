@@ -26,8 +26,9 @@ from tests.conftest import Tenant, add_tenant
 from tests.public_series import taylor
 
 API = "/api/v1"
-# The end-to-end test trains a real model: small forests, as tests/test_ml.py uses.
-SMALL_MODELS = {"n_estimators": 20, "n_jobs": 1}
+# The end-to-end test trains a real model: only the quick candidate (tests/test_forecasting_engine.py
+# covers the trees).
+SMALL_MODELS = {"candidates": ("ridge",)}
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ from tests.conftest import (
     dash_as,
     utc,
 )
+from tests.model_rows import add_predictions, add_version, backtest
 
 END = utc(2026, 11, 20, 12)
 SENSORS = ["torque", "speed", "oil_temperature"]
@@ -201,3 +202,83 @@ def test_forecast_runs_separated_by_a_gap_are_not_joined_by_a_line() -> None:
     gap = out[out["value"].isna()].iloc[0]
     assert first[-1] < gap["ts"] < second[0]
     assert len(_with_gaps(frame.iloc[:6])) == 6  # one run: nothing added
+
+
+def forecast_inputs(asset_id: int, key_: str | None) -> dict[str, Any]:
+    return {f"{ids.ASSET_ID}.data": asset_id, f"{ids.ASSET_RANGE}.value": "1d",
+            f"{ids.ASSET_CUSTOM}.start_date": None, f"{ids.ASSET_CUSTOM}.end_date": None,
+            f"{ids.ASSET_TARGET}.value": key_}
+
+
+def test_the_forecast_plot_shows_one_forecast_a_time_furthest_ahead_in_the_past_newest_in_the_future(
+        client, tenants, plants, db) -> None:  # type: ignore[no-untyped-def]
+    alpha = plants[0]
+    step = timedelta(minutes=10)
+    version = add_version(db, alpha.asset_id, "torque", step_minutes=10, horizon_steps=3,
+                          report=backtest("ridge", improvement=0.5, steps=3, step_s=600))
+    add_version(db, alpha.asset_id, "destruction_rate", version=1, mode="surrogate", step_minutes=10,
+                horizon_steps=0, report=backtest("gbm", best_baseline="mean", improvement=0.4, steps=0))
+    # 11:00 to 12:00 have happened (the newest reading is 11:59, in the step labelled 12:00):
+    # each was forecast 10, 20 and 30 minutes ahead. 12:10 is still to come: forecast 30
+    # minutes ahead at 11:40, then 10 minutes ahead at 12:00.
+    happened = [END - step * k for k in range(6, -1, -1)]
+    rows = [(ts, h, 1000.0 + h, ts - step * h) for ts in happened for h in (1, 2, 3)]
+    rows += [(END + step, 3, 2003.0, END - step * 2), (END + step, 1, 2001.0, END)]
+    add_predictions(db, version, rows)
+    call = dash_as(client, tenants[0])
+
+    setup = call(f"{ids.ASSET_TARGET}.options", {f"{ids.ASSET_ID}.data": alpha.asset_id}).get_json()["response"]
+    options = setup[ids.ASSET_TARGET]["options"]
+    assert {o["value"]: o["label"] for o in options} == {
+        "surrogate:destruction_rate": "destruction rate · surrogate", "forecast:torque": "torque · forecast"}
+
+    response = call(f"{ids.ASSET_FORECAST}.figure", forecast_inputs(alpha.asset_id, "forecast:torque"))
+    figure = figure_of(response, ids.ASSET_FORECAST)
+    forecast = next(t for t in figure["data"] if t["name"] == "Forecast")
+    assert forecast["y"] == [1003.0] * 7 + [2001.0]  # one point a time, one trace
+    assert len(forecast["x"]) == len(set(forecast["x"])) == 8
+    details = json.dumps(response.get_json()["response"][ids.ASSET_FORECAST_METRICS], ensure_ascii=False)
+    assert "7 (each time's forecast made furthest ahead)" in details  # the seven times that happened, once each
+    assert "v1 (active), forecast, model: ridge regression" in details
+    assert "30 min ahead in 10-min steps" in details
+    assert "ridge regression, 50% lower MAE than seasonal naive (a week before)" in details
+    # every model of the asset, with its mode and what serves it
+    assert "destruction rate · surrogate" in details and "model: gradient-boosted trees" in details
+    assert "estimated from the sensors at the same time, 10-min steps" in details
+
+
+def test_another_suppliers_forecasts_and_models_never_show(client, tenants, plants, db) -> None:  # type: ignore[no-untyped-def]
+    beta = plants[1]
+    version = add_version(db, beta.asset_id, "torque", report=backtest("gbm", improvement=0.61))
+    add_predictions(db, version, [(END - timedelta(minutes=30), 1, 123.0, END - timedelta(hours=1))])
+    call = dash_as(client, tenants[0])
+    body = json.dumps(call(f"{ids.ASSET_FORECAST}.figure", forecast_inputs(beta.asset_id, "forecast:torque")).get_json())
+    assert "No model trained yet" in body and "gradient-boosted" not in body and "123" not in body
+    options = json.dumps(call(f"{ids.ASSET_TARGET}.options", {f"{ids.ASSET_ID}.data": beta.asset_id}).get_json())
+    assert "torque" not in options
+
+
+def test_the_forecast_a_time_shows_is_chosen_in_the_database_for_the_supplier_only(any_db: Database) -> None:
+    from app.asset_view import asset_info, forecast_view
+
+    plant = add_plant(any_db, ["torque"], name="Alpha Farm")
+    stranger = add_plant(any_db, ["torque"], name="Beta Farm")  # a supplier of its own
+    with any_db.sensors_engine.begin() as conn:  # the newest reading: 11:59
+        write_sensor_readings(conn, readings(plant, pd.Timestamp(END - timedelta(hours=2)), pd.Timestamp(END)))
+    step = timedelta(minutes=10)
+    version = add_version(any_db, plant.asset_id, "torque", step_minutes=10, horizon_steps=3,
+                          report=backtest(steps=3, step_s=600))
+    add_version(any_db, plant.asset_id, "torque", version=2, status="retired", report=backtest(steps=3, step_s=600))
+    rows = [(ts, h, 1000.0 + h, ts - step * h) for ts in (END - step * k for k in range(6, -1, -1)) for h in (1, 2, 3)]
+    add_predictions(any_db, version, rows + [(END + step, 3, 2003.0, END - step * 2), (END + step, 1, 2001.0, END)])
+    with any_db.Session() as session:
+        info = asset_info(session, any_db.sensors_engine, plant.supplier_id, plant.asset_id)
+    view = forecast_view(any_db, plant.supplier_id, 10, info, "torque", "forecast", END - timedelta(days=1),
+                         END + timedelta(hours=2))
+    assert list(view.predicted) == [1003.0] * 7 + [2001.0]
+    assert view.metrics is not None and view.metrics.n == 7
+    assert view.served is not None and view.served.verdict.startswith("ridge regression, 75% lower MAE")
+    assert [(m.target, m.mode) for m in view.models] == [("torque", "forecast")]
+    elsewhere = forecast_view(any_db, stranger.supplier_id, 10, info, "torque", "forecast",
+                              END - timedelta(days=1), END + timedelta(hours=2))
+    assert len(elsewhere.ts) == 0 and elsewhere.served is None and elsewhere.models == ()

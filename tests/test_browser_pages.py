@@ -30,7 +30,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select
 from sqlalchemy import select
 
-from app import ml, pipeline
+from app import forecasting, pipeline
 from app.db import Database
 from app.db.base import utcnow
 from app.db.migrate import upgrade
@@ -53,10 +53,9 @@ pytest_plugins = ["tests.browser_fixtures"]  # chrome_paths
 MINUTE = timedelta(minutes=1)
 HISTORY = timedelta(days=4)
 TARGET = "oil_temperature"
-# Small models (see tests/test_ml.py): the whole loop trains and forecasts in about a second.
+# Quick models (see tests/test_forecasting.py): the whole loop trains and forecasts in seconds.
 SMALL_MODELS: dict[str, object] = {
-    "model__n_estimators": 20,
-    "model__n_jobs": 1,
+    "model__candidates": ["ridge"],
     "pipeline__training_days": 3,
     "pipeline__min_training_rows": 100,
     "pipeline__resample_minutes": 10,
@@ -95,7 +94,7 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
                               generate_chunks(spec.signal, sensor_id, now - HISTORY, now + MINUTE, MINUTE, seed=7))
     refresh_rollups(db, plant.sensor_ids)
     pipeline.calculate(db, settings, plant.asset_id)
-    ml.bootstrap(db, settings, plant.asset_id, TARGET, now=now)
+    forecasting.bootstrap(db, settings, plant.asset_id, TARGET, now=now)
     add_meter(db, tenant.supplier_id, serial="E-ALPHA-1", previous=(now - timedelta(days=2), "1000"))
     meter_id = add_priced_meter(db, tenant.supplier_id, serial="E-ALPHA-2", customer="Ann Example", reads=(
         (now - timedelta(days=95), "1000"), (now - timedelta(days=65), "1290"),

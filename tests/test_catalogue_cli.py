@@ -31,7 +31,7 @@ def invoke(home: Path, *args: str, ok: bool = True, **env: str):  # type: ignore
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     settings_file = tmp_path / "settings.json"
-    settings_file.write_text(json.dumps({"model": {"n_estimators": 20}}))
+    settings_file.write_text(json.dumps({"model": {"candidates": ["ridge"]}}))
     invoke(tmp_path, "db", "upgrade")
     invoke(tmp_path, "suppliers", "create", "Northwind Energy")
     return tmp_path

@@ -210,7 +210,7 @@ def test_pipeline_run_calculates_trains_forecasts_and_models_list_shows_it(tmp_p
 
     settings_file = tmp_path / "settings.json"
     settings_file.write_text(json.dumps({"pipeline": {"training_days": 3, "min_training_rows": 100},
-                                         "model": {"n_estimators": 20}}))
+                                         "model": {"candidates": ["ridge"]}}))
     env = {"TWIN_SETTINGS_FILE": str(settings_file)}
     invoke(["db", "upgrade"], tmp_path, **env)
     database = Database(make_settings(tmp_path))

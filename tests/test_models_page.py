@@ -1,13 +1,18 @@
-"""The Models page's callbacks: scoped to the supplier; Train now is for admins and queues a job."""
+"""The Models page's callbacks: scoped to the supplier; what serves in each mode, the baseline it
+beat or the baseline that serves, its backtest, validation and history; Train now is for admins
+and queues a job."""
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from app.db.models import Job
+from app.model_registry import slots, train_mode
 from tests.conftest import add_plant, dash_as
+from tests.model_rows import TRAINED, add_validation, add_version, backtest
 
 
 def text_of(response) -> str:  # type: ignore[no-untyped-def]
@@ -58,3 +63,104 @@ def test_train_now_is_refused_to_non_admins(client, tenants, db) -> None:  # typ
     assert "Only admins can start training." in body
     with db.Session() as session:
         assert session.scalars(select(Job)).all() == []
+
+
+def versions_of(client, tenant, asset_id: int, target: str) -> str:  # type: ignore[no-untyped-def]
+    return text_of(dash_as(client, tenant)("models-versions.children", {
+        "models-asset.value": asset_id, "models-target.value": target}))
+
+
+def test_a_served_model_shows_its_horizon_the_baseline_it_beat_its_backtest_and_validation(
+        client, tenants, db) -> None:  # type: ignore[no-untyped-def]
+    mine = add_plant(db, ["demand"], name="Alpha Works", supplier_id=tenants[0].supplier_id).asset_id
+    add_version(db, mine, "demand", version=1, status="retired", report=backtest(), pruned_at=TRAINED)
+    served = add_version(db, mine, "demand", version=2, report=backtest("ridge", improvement=0.75))
+    add_validation(db, served, details={"horizons": [], "p_value": 0.42, "expected": 0.9, "backtest_mae": 151})
+    body = versions_of(client, tenants[0], mine, "demand")
+    assert "Demand · forecast" in body
+    assert "Serving: v2 · model: ridge regression · 60 min ahead in 30-min steps" in body
+    assert "ridge regression, 75% lower MAE than seasonal naive (a week before)" in body
+    assert "no model beat the baselines" not in body
+    # the backtest per horizon: 30 and 60 minutes ahead, coverage against the nominal
+    assert body.count("(nominal 90%)") >= 2 and "30 min ahead" in body and "60 min ahead" in body
+    assert "152.2" in body and "0.63%" in body  # h=2: MAE 150.2 + 2, MAPE 0.0063
+    assert "keep: 30 pairs, MAPE 0.7%, coverage 87% (nominal 90%), binomial p 0.42" in body
+    assert "v2 active · v1 retired (file pruned)" in body
+    assert "pruned " in body  # the history table marks the pruned file instead of its hash
+
+
+def test_when_a_baseline_serves_the_page_says_no_model_beat_the_baselines(client, tenants, db) -> None:  # type: ignore[no-untyped-def]
+    mine = add_plant(db, ["demand"], name="Alpha Works", supplier_id=tenants[0].supplier_id).asset_id
+    add_version(db, mine, "demand", report=backtest("seasonal_weekly", "baseline", improvement=0.0))
+    body = versions_of(client, tenants[0], mine, "demand")
+    assert "no model beat the baselines; seasonal naive (a week before) serves" in body
+    assert "v1 · baseline: seasonal naive (a week before)" in body
+    assert '"color": "warning"' in body  # said as a warning, not buried in a table
+    assert "lower MAE than" not in body
+
+
+def test_a_surrogate_shows_its_mode_beside_the_forecast_of_the_same_target(client, tenants, db) -> None:  # type: ignore[no-untyped-def]
+    mine = add_plant(db, ["torque"], name="Alpha Works", supplier_id=tenants[0].supplier_id).asset_id
+    add_version(db, mine, "destruction_rate", version=1, report=backtest("gbm", improvement=0.3))
+    add_version(db, mine, "destruction_rate", version=2, mode="surrogate", step_minutes=10, horizon_steps=0,
+                report=backtest("gbm", best_baseline="mean", improvement=0.4, steps=0))
+    body = versions_of(client, tenants[0], mine, "destruction_rate")
+    assert "Destruction rate · forecast" in body and "Destruction rate · surrogate" in body
+    assert "estimated from the sensors at the same time, 10-min steps" in body
+    assert "gradient-boosted trees, 40% lower MAE than training mean" in body
+    assert "same time" in body and '"data-mode": "surrogate"' in body
+
+
+def test_a_version_made_before_backtests_still_renders_with_its_hold_out(client, tenants, db) -> None:  # type: ignore[no-untyped-def]
+    mine = add_plant(db, ["demand"], name="Alpha Works", supplier_id=tenants[0].supplier_id).asset_id
+    old = add_version(db, mine, "demand", status="retired", report=None, step_minutes=None, horizon_steps=None)
+    add_validation(db, old, details=None)
+    body = versions_of(client, tenants[0], mine, "demand")
+    assert "RandomForestRegressor; made before models were compared with baselines" in body
+    assert "nothing serves: the newest version, v1, is retired" in body
+    assert "hold-out" in body and "3.25" in body and "4.20%" in body
+    assert "keep: 30 pairs, MAPE 0.7%, coverage 87%" in body and "binomial" not in body
+
+
+def test_another_suppliers_models_never_show(client, tenants, db) -> None:  # type: ignore[no-untyped-def]
+    mine = add_plant(db, ["demand"], name="Alpha Works", supplier_id=tenants[0].supplier_id).asset_id
+    theirs = add_plant(db, ["demand"], name="Beta Yard", supplier_id=tenants[1].supplier_id).asset_id
+    add_version(db, theirs, "beta_secret_target", report=backtest("gbm", improvement=0.61))
+    for asset_id, target in ((theirs, "beta_secret_target"), (mine, "beta_secret_target")):
+        body = versions_of(client, tenants[0], asset_id, target)
+        assert "beta_secret_target" not in body
+        assert "61% lower MAE" not in body and "gradient-boosted trees" not in body
+    with db.Session() as session:
+        assert [s.target for s in slots(session, tenants[0].supplier_id)] == []
+        assert [s.target for s in slots(session, tenants[1].supplier_id)] == ["beta_secret_target"]
+
+
+def test_train_now_trains_a_surrogate_only_target_as_a_surrogate(db, tenants) -> None:  # type: ignore[no-untyped-def]
+    mine = add_plant(db, ["torque"], name="Alpha Works", supplier_id=tenants[0].supplier_id).asset_id
+    add_version(db, mine, "destruction_rate", mode="surrogate", report=backtest("gbm", steps=0))
+    add_version(db, mine, "torque", version=1, report=backtest())
+    with db.Session() as session:
+        assert train_mode(session, tenants[0].supplier_id, mine, "destruction_rate") == "surrogate"
+        assert train_mode(session, tenants[0].supplier_id, mine, "torque") == "forecast"
+
+
+def test_slots_hold_each_suppliers_versions_and_their_newest_validation(any_db) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import add_tenant
+
+    alpha, beta = add_tenant(any_db, "Alpha Energy"), add_tenant(any_db, "Beta Power")
+    mine = add_plant(any_db, ["demand"], name="Alpha Works", supplier_id=alpha.supplier_id).asset_id
+    theirs = add_plant(any_db, ["demand"], name="Beta Yard", supplier_id=beta.supplier_id).asset_id
+    old = add_version(any_db, mine, "demand", version=1, status="retired", report=None)
+    new = add_version(any_db, mine, "demand", version=2, report=backtest())
+    add_version(any_db, mine, "demand", version=3, mode="surrogate", report=backtest("gbm", steps=0))
+    add_version(any_db, theirs, "demand", report=backtest())
+    add_validation(any_db, old, window_to=TRAINED)
+    add_validation(any_db, new, disposition="retrain", window_to=TRAINED + timedelta(days=3))
+    with any_db.Session() as session:
+        found = slots(session, alpha.supplier_id)
+        assert [(s.asset_label, s.target, s.mode, [v.version for v in s.versions]) for s in found] == [
+            ("Alpha Works · Turbine 1", "demand", "forecast", [2, 1]),
+            ("Alpha Works · Turbine 1", "demand", "surrogate", [3])]
+        assert found[0].latest is not None and (found[0].latest[0].disposition, found[0].latest[1]) == ("retrain", 2)
+        assert found[1].latest is None
+        assert slots(session, alpha.supplier_id, theirs) == []

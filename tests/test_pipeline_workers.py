@@ -22,7 +22,7 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from app import jobs, ml
+from app import forecasting, jobs
 from app.db import Database
 from app.db.base import utcnow
 from app.db.migrate import upgrade
@@ -152,8 +152,8 @@ def test_train_predict_validate_and_retrain_run_on_workers(world, workers) -> No
     drift_at = now - timedelta(days=2)
     asset_id = boiler(database, settings, now - timedelta(days=6), now, drift_from=drift_at)
     # The champion learnt the boiler before the fault (trained as of two days ago).
-    ml.train(database, settings, asset_id, TARGET, now=drift_at, reason="before the fault")
-    ml.predict(database, settings, asset_id, TARGET, now=now - timedelta(hours=1))
+    forecasting.train(database, settings, asset_id, TARGET, now=drift_at, reason="before the fault")
+    forecasting.predict(database, settings, asset_id, TARGET, now=now - timedelta(hours=1))
     queue = TaskQueue(settings)
     workers.start()
 
@@ -192,9 +192,11 @@ def test_a_worker_killed_mid_training_leaves_exactly_one_version(world, workers)
     settings, database, env = world
     now = utcnow().replace(second=0, microsecond=0)
     asset_id = boiler(database, settings, now - timedelta(days=4), now)
-    # A slow model, so the kill lands while it trains.
+    # A slow training (trees on a 1-minute grid: an hour ahead is 60 steps, one model each),
+    # so the kill lands while it trains.
     slow = json.loads(Path(env["TWIN_SETTINGS_FILE"]).read_text())
-    slow["model"].update({"n_estimators": 600, "n_jobs": 1})
+    slow.setdefault("model", {}).update({"candidates": ["gbm"]})
+    slow["pipeline"].update({"resample_minutes": 1})
     Path(env["TWIN_SETTINGS_FILE"]).write_text(json.dumps(slow))
     job_id = new_job(database, asset_id)
     first = workers.start()

@@ -10,7 +10,7 @@ import pytest
 
 from app import leases
 from app.db import Database
-from app.schedule import SCHEDULE_FILE, ScheduleError, load, parse, targets_for
+from app.schedule import SCHEDULE_FILE, ScheduleError, load, parse, slots_for, targets_for
 
 GOOD = {"version": 1, "entries": [
     {"asset_type": "boiler", "target": "water_temperature", "train": {"cron": "15 2 * * *"},
@@ -43,6 +43,17 @@ def test_entries_parse_into_intervals_and_crons() -> None:
     assert targets_for([boiler, one_asset], "drivetrain", 7) == ["accumulated_destruction"]
 
 
+def test_a_surrogate_entry_is_its_own_slot_beside_the_forecasts() -> None:
+    entries = parse({"version": 1, "entries": [
+        {"asset_type": "drivetrain", "target": "oil_temperature", "predict": {"every": "10m"}},
+        {"asset_type": "drivetrain", "target": "destruction_rate", "mode": "surrogate", "predict": {"every": "10m"}},
+    ]})
+    assert [e.label for e in entries] == ["drivetrain/oil_temperature", "drivetrain/destruction_rate (surrogate)"]
+    assert slots_for(entries, "drivetrain", 6) == [("oil_temperature", "forecast"), ("destruction_rate", "surrogate")]
+    # An asset whose catalogue entry chose its own targets forecasts those.
+    assert slots_for(entries, "drivetrain", 6, ["speed"]) == [("speed", "forecast")]
+
+
 @pytest.mark.parametrize(("data", "message"), [
     (with_entry(asset_type="kettle"), "entry 1: unknown asset_type 'kettle'"),
     (with_entry(target="colour"), "entry 1: boiler has no sensor or calculation 'colour'"),
@@ -51,6 +62,8 @@ def test_entries_parse_into_intervals_and_crons() -> None:
     (with_entry(train={"every": "1d", "cron": "0 2 * * *"}), "give exactly one of"),
     (with_entry(asset=3), "entry 1: name either 'asset_type' or 'asset'"),
     (with_entry(retrain={"every": "1d"}), "entry 1: unknown key"),
+    (with_entry(mode="guess"), "entry 1: 'mode' is \"forecast\" or \"surrogate\""),
+    (with_entry(mode="surrogate"), "entry 1: a surrogate estimates a calculation .* 'water_temperature' is not"),
     ({"entries": []}, r"expected \{\"version\": 1"),
 ])
 def test_a_mistake_names_the_entry_and_the_fix(data: dict, message: str) -> None:

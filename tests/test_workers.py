@@ -62,7 +62,10 @@ def test_beat_schedules_the_heartbeat_from_settings(tmp_path: Path) -> None:
     assert schedule["worker-heartbeat"]["task"] == "twin.heartbeat"
     assert schedule["worker-heartbeat"]["schedule"] == 7.0
     assert schedule["predict boiler/water_temperature"]["args"] == ("predict", "boiler", None,
-                                                                   "water_temperature")
+                                                                   "water_temperature", "forecast")
+    # A surrogate's entry carries its mode to the tasks it fans out to.
+    assert schedule["validate drivetrain/destruction_rate (surrogate)"]["args"] == (
+        "validate", "drivetrain", None, "destruction_rate", "surrogate")
     assert create_celery(settings, beat=True).conf.beat_schedule.keys() == schedule.keys()
     celery = create_celery(settings)
     assert list(celery.conf.beat_schedule) == ["worker-heartbeat"]  # workers need no schedule

@@ -95,7 +95,7 @@ def beat_schedule(settings: Settings, entries: list[schedule.Entry] | None = Non
             beats[f"{stage} {entry.label}"] = {
                 "task": "twin.schedule.dispatch",
                 "schedule": every,
-                "args": (stage, entry.asset_type, entry.asset_id, entry.target),
+                "args": (stage, entry.asset_type, entry.asset_id, entry.target, entry.mode),
                 # A dispatch nobody picked up in time is dropped, not run late in a pile.
                 "options": {"expires": expires},
             }

@@ -16,7 +16,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 
-from app import import_jobs, jobs, ml, pipeline, whatif
+from app import forecasting, import_jobs, jobs, pipeline, whatif
 from app.db.base import utcnow
 from app.mail import delivery, requests
 from app.system import record_heartbeat
@@ -50,14 +50,14 @@ def calculate(self: TwinTask, asset_id: int) -> dict[str, Any]:
 
 @shared_task(name="twin.train", soft_time_limit=1800, **PIPELINE_TASK)
 def train(self: TwinTask, asset_id: int, target: str, job_id: int | None = None,
-          reason: str = "scheduled training") -> dict[str, Any]:
+          reason: str = "scheduled training", mode: str = "forecast") -> dict[str, Any]:
     """Train a version of the asset's target model; a challenger must beat the champion."""
     if jobs.is_finished(self.db, job_id):
         return {"skipped": "job already finished"}
     try:
-        decision = ml.challenge(self.db, self.settings, asset_id, target, now=utcnow(),
-                                reason=reason, job_id=job_id)
-    except ml.NotEnoughData as exc:
+        decision = forecasting.challenge(self.db, self.settings, asset_id, target, now=utcnow(),
+                                         reason=reason, job_id=job_id, mode=mode)
+    except forecasting.NotEnoughData as exc:
         with self.db.Session() as session, session.begin():
             jobs.finish(session, job_id, str(exc), failed=True)
         log.warning("not training asset %s %s: %s", asset_id, target, exc)
@@ -70,30 +70,31 @@ def train(self: TwinTask, asset_id: int, target: str, job_id: int | None = None,
 
 
 @shared_task(name="twin.predict", soft_time_limit=600, **PIPELINE_TASK)
-def predict(self: TwinTask, asset_id: int, target: str) -> int:
-    """Forecast the next horizon with the active model (idempotent per version and time)."""
+def predict(self: TwinTask, asset_id: int, target: str, mode: str = "forecast") -> int:
+    """Serve the active model: the next horizon, or a surrogate's new estimates (idempotent
+    per version, time and horizon)."""
     try:
-        return ml.predict(self.db, self.settings, asset_id, target, now=utcnow())
-    except ml.ModelError as exc:
+        return forecasting.predict(self.db, self.settings, asset_id, target, now=utcnow(), mode=mode)
+    except forecasting.ModelError as exc:
         log.warning("no forecast for asset %s %s: %s", asset_id, target, exc)
         return 0
 
 
 @shared_task(name="twin.validate", soft_time_limit=600, **PIPELINE_TASK)
-def validate(self: TwinTask, asset_id: int, target: str) -> str | None:
+def validate(self: TwinTask, asset_id: int, target: str, mode: str = "forecast") -> str | None:
     """Check forecasts against what happened; queue retraining at once when they fail."""
-    validation = ml.validate(self.db, self.settings, asset_id, target, now=utcnow())
+    validation = forecasting.validate(self.db, self.settings, asset_id, target, now=utcnow(), mode=mode)
     if validation is None or validation.disposition != "retrain":
         return None if validation is None else validation.disposition
     job_id = pipeline.retraining_job(self.db, asset_id, target)
     if job_id is not None:  # enqueued only after the job row has committed
-        train.delay(asset_id, target, job_id, f"retraining: {validation.reason}")
+        train.delay(asset_id, target, job_id, f"retraining: {validation.reason}", mode)
     return "retrain"
 
 
 @shared_task(bind=True, base=TwinTask, name="twin.schedule.dispatch", ignore_result=True)
 def dispatch(self: TwinTask, stage: str, asset_type: str | None, asset_id: int | None,
-             target: str | None) -> int:
+             target: str | None, mode: str = "forecast") -> int:
     """Fan a schedule entry out to one task per matching asset and target (beat sends this);
     the catalogue entry (no type, asset or target) fans out to each asset's chosen targets."""
     pairs = pipeline.scheduled_assets(self.db, asset_type, asset_id,
@@ -104,11 +105,11 @@ def dispatch(self: TwinTask, stage: str, asset_type: str | None, asset_id: int |
         if stage == "calculate":
             calculate.delay(one)
         elif stage == "train":
-            train.delay(one, chosen)
+            train.delay(one, chosen, mode=mode)
         elif stage == "predict":
-            predict.delay(one, chosen)
+            predict.delay(one, chosen, mode)
         elif stage == "validate":
-            validate.delay(one, chosen)
+            validate.delay(one, chosen, mode)
     return len(pairs)
 
 

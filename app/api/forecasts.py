@@ -1,6 +1,6 @@
 """An asset's newest forecasts of a target, as the API serves them.
 
-:func:`app.ml.predict` stores each run's forecasts (the next horizon after the newest data,
+:func:`app.forecasting.predict` stores each run's forecasts (the next horizon after the newest data,
 each with its interval) under the active model version, replacing a time forecast before. The
 API serves the latest issue of the active model: the rows its newest run wrote. A run stamps
 its rows one after the other, within milliseconds, and runs are minutes apart, so the issue is
@@ -60,7 +60,7 @@ def latest_issue(session: Session, asset: Asset, target: str, limit: int) -> Iss
                             f"(it has: {', '.join(sorted(units)) or 'none'})")
     version = session.scalar(select(ModelVersion).where(
         ModelVersion.asset_id == asset.id, ModelVersion.target == target,
-        ModelVersion.status == "active"))
+        ModelVersion.mode == "forecast", ModelVersion.status == "active"))
     if version is None:
         return Issue(target, units[target], None, None, None, [])
     step = (version.params or {}).get("step_minutes")

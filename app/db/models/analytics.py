@@ -26,7 +26,11 @@ class ModelVersion(Base):
     """A trained model of one asset's target, its file, and how it was made and how it scored.
 
     ``status`` is candidate, active, retired or rejected; ``file_sha256`` is checked before the
-    file is loaded.
+    file is loaded. ``mode`` is ``forecast`` (the target's future from its past) or
+    ``surrogate`` (a calculation estimated from the asset's concurrent sensor readings);
+    ``algorithm`` is the method that serves (a model, or the baseline that beat it) and
+    ``backtest`` its rolling-origin scores per horizon against every baseline.
+    ``pruned_at`` is set when the file was deleted (the row and its history stay).
     """
 
     __tablename__ = "model_versions"
@@ -48,13 +52,19 @@ class ModelVersion(Base):
     rows: Mapped[int] = mapped_column(Integer)
     holdout_metrics: Mapped[dict[str, float]] = mapped_column(JSON)
     needs_retraining: Mapped[bool] = mapped_column(Boolean, default=False)
+    mode: Mapped[str] = mapped_column(String(16), default="forecast", server_default="forecast")
+    backtest: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Prediction(Base):
-    """A forecast value with its interval, one per model version and timestamp."""
+    """A forecast value with its interval, one per model version, time and horizon (the number
+    of steps between the forecast's origin and ``ts``): the same time forecast an hour ahead
+    and ten minutes ahead is two rows, each validated at its own horizon. A surrogate's
+    estimates have horizon 0."""
 
     __tablename__ = "predictions"
 
@@ -62,6 +72,7 @@ class Prediction(Base):
         ForeignKey("model_versions.id"), primary_key=True
     )
     ts: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    horizon: Mapped[int] = mapped_column(Integer, primary_key=True, default=0, server_default="0")
     value: Mapped[float] = mapped_column(Float)
     lower: Mapped[float | None] = mapped_column(Float)
     upper: Mapped[float | None] = mapped_column(Float)
@@ -86,6 +97,8 @@ class Validation(Base):
     coverage: Mapped[float | None] = mapped_column(Float)
     disposition: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(String(500))
+    #: per-horizon scores and the coverage test (``horizons``, ``p_value``, ``expected``)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
