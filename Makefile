@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-test clean-venv help
+.PHONY: run test install install-test bench-install clean-venv help
 
 help:
 	@echo "make run   - install into $(VENV), migrate and seed the embedded database, start portal + worker + beat"
@@ -33,5 +33,16 @@ run: $(VENV)/.installed-run
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# bench/forecast.py's peer (statsforecast) pins pandas<3: it gets a venv of its own, so the
+# product's venv keeps the pandas the product is tested with.
+BENCH_VENV ?= .venv-bench
+$(BENCH_VENV)/.installed: pyproject.toml
+	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[bench]'
+	@touch $@
+
+bench-install: $(BENCH_VENV)/.installed
+
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(BENCH_VENV)

@@ -216,6 +216,26 @@ def test_pairs_that_touch_an_alert_are_left_out_of_the_validation(db: Database, 
     assert 12 <= left_out < 72 and checked.n == 72 - left_out
 
 
+def test_another_sensors_error_leaves_the_pairs_in_and_a_fault_of_the_asset_takes_them_out(
+        db: Database, settings: Settings) -> None:
+    plant = add_plant(db, [TARGET, "flue_temperature"], asset_type="boiler", name="Boiler House")
+    write_target(db, plant, T0, CUTOFF + DAY)
+    forecasting.train(db, settings, plant.asset_id, TARGET, now=CUTOFF, reason="test")
+    serve_hourly(db, settings, plant.asset_id, CUTOFF, CUTOFF + timedelta(hours=12))
+    with db.Session() as session, session.begin():
+        # The flue thermometer misreads all day: nothing to do with the water temperature.
+        session.add(Alert(asset_id=plant.asset_id, sensor_id=plant.sensor_ids[1], started_at=CUTOFF,
+                          ended_at=CUTOFF + timedelta(hours=13), kind="spike", severity="warning",
+                          classification="sensor_error", message="the flue thermometer"))
+        # A leak for ten minutes changes everything about the boiler.
+        session.add(Alert(asset_id=plant.asset_id, sensor_id=plant.sensor_ids[1],
+                          started_at=CUTOFF + timedelta(hours=7), ended_at=CUTOFF + timedelta(hours=7, minutes=10),
+                          kind="deviation", severity="critical", classification="leakage", message="a leak"))
+    checked = forecasting.validate(db, settings, plant.asset_id, TARGET, now=CUTOFF + timedelta(hours=13))
+    assert checked is not None
+    assert 0 < checked.details["excluded_during_alerts"] <= 36 and checked.n == 72 - checked.details["excluded_during_alerts"]
+
+
 def write_values(database: Database, plant: Plant, index: pd.DatetimeIndex, values: np.ndarray) -> None:
     write_sensor_readings(database.sensors_engine,
                           pd.DataFrame({"sensor_id": plant.sensor_ids[0], "ts": index, "value": values}))

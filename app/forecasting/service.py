@@ -461,9 +461,11 @@ def validate(db: Database, settings: Settings, asset_id: int, target: str, *, no
 
 def during_alerts(db: Database, asset_id: int, pairs: pd.DataFrame, row: ModelVersion,
                   now: datetime) -> np.ndarray:
-    """Which forecast/actual ``pairs`` touch one of the asset's alert episodes: the actual, or a
-    value the forecast was made from (its recent steps, or the same time a day or a week
-    before), fell while the asset was faulty. They are left out of the validation: a stuck
+    """Which forecast/actual ``pairs`` touch one of the asset's alert episodes that concern the
+    target: a sensor error of its own sensor, or a fault of the asset itself (a leak, overuse:
+    those change every quantity of the asset); for a calculation, any alert of the asset. The
+    actual, or a value the forecast was made from (its recent steps, or the same
+    time a day or a week before), fell while the asset was faulty. They are left out of the validation: a stuck
     sensor makes any forecast miss, for a day and a week after as well as during, and it is the
     alert's business, not a reason to retrain; they are counted in the validation's details."""
     if pairs.empty:
@@ -474,9 +476,14 @@ def during_alerts(db: Database, asset_id: int, pairs: pd.DataFrame, row: ModelVe
     seasons = sorted({s for s in layout.get("seasonal") or []})
     reach = step * (max(seasons + [recent]) + 2)
     with db.Session() as session:
-        episodes = session.execute(select(Alert.started_at, Alert.ended_at).where(
+        query = select(Alert.started_at, Alert.ended_at).where(
             Alert.asset_id == asset_id, Alert.started_at <= pairs["ts"].max().to_pydatetime(),
-            func.coalesce(Alert.ended_at, now) >= (pairs["ts"].min() - reach).to_pydatetime())).all()
+            func.coalesce(Alert.ended_at, now) >= (pairs["ts"].min() - reach).to_pydatetime())
+        sensor_id = session.scalar(select(Sensor.id).where(Sensor.asset_id == asset_id, Sensor.name == row.target))
+        if sensor_id is not None:  # another sensor's error does not touch this one
+            query = query.where((Alert.classification != "sensor_error") | (Alert.sensor_id == sensor_id)
+                                | Alert.sensor_id.is_(None))
+        episodes = session.execute(query).all()
     if not episodes:
         return np.zeros(len(pairs), dtype=bool)
     ts = pairs["ts"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
