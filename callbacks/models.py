@@ -91,8 +91,9 @@ def register(app: dash.Dash) -> None:
                  f"{v.holdout_metrics.get('mae', 0):.4g}", _pct(v.holdout_metrics.get("mape")),
                  _pct(v.holdout_metrics.get("coverage")),
                  f"pruned {when(v.pruned_at)}" if v.pruned_at else v.file_sha256[:12]] for v in versions]
-        numbers = {v.version for v in versions}
-        checks = [(val, n) for val, n in view.validations if n in numbers]
+        # By row id: version numbers repeat across an asset's targets (each has its own v1).
+        chosen = {v.id for v in versions}
+        checks = [(val, n) for val, n in view.validations if val.model_version_id in chosen]
         points = [{"version": n, "at": val.window_to.astimezone(LONDON).replace(tzinfo=None),
                    "mape": (val.mape or 0) * 100,
                    "coverage": (val.coverage or 0) * 100} for val, n in checks]

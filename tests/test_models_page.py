@@ -164,3 +164,13 @@ def test_slots_hold_each_suppliers_versions_and_their_newest_validation(any_db) 
         assert found[0].latest is not None and (found[0].latest[0].disposition, found[0].latest[1]) == ("retrain", 2)
         assert found[1].latest is None
         assert slots(session, alpha.supplier_id, theirs) == []
+
+
+def test_the_validations_shown_are_the_chosen_targets_though_every_target_has_a_v1(
+        client, tenants, db) -> None:  # type: ignore[no-untyped-def]
+    mine = add_plant(db, ["torque", "speed"], name="Alpha Works", supplier_id=tenants[0].supplier_id).asset_id
+    add_validation(db, add_version(db, mine, "torque", report=backtest()), disposition="keep")
+    add_validation(db, add_version(db, mine, "speed", report=backtest()), disposition="retrain")
+    shown = text_of(dash_as(client, tenants[0])("models-validations.children", {
+        "models-asset.value": mine, "models-target.value": "torque"}))
+    assert "keep" in shown and "retrain" not in shown
