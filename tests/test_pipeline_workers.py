@@ -165,7 +165,7 @@ def test_train_predict_validate_and_retrain_run_on_workers(world, workers) -> No
         validation = session.scalar(select(Validation))
         events = {e.event: e.reason for e in session.scalars(select(ModelEvent))}
         v1 = session.scalar(select(ModelVersion).where(ModelVersion.version == 1))
-    assert validation.disposition == "retrain" and "MAPE" in validation.reason
+    assert validation.disposition == "retrain" and "backtest" in validation.reason
     assert v1.status == "retired" and v1.needs_retraining
     assert "marked_for_retraining" in events and "MAE" in events["activated"] and "retired" in events
 

@@ -57,17 +57,18 @@ from app.forecasting.features import DAY, WEEK, Calendar, Layout, design, layout
 
 BASELINES = ("persistence", "seasonal_daily", "seasonal_weekly")
 MODELS = ("gbm", "ridge")
-#: OpenMP threads a fit or forecast may use. One: the gradient-boosted trees' OpenMP threads
-#: spin while they wait, and beside another busy process on this two-core machine one 3,000-row
-#: fit took 90 s with two threads against 3 s with one. Parallelism comes from the workers
-#: (Celery runs several tasks at once), not from inside a fit.
+#: OpenMP and BLAS threads a fit or forecast may use. One: the gradient-boosted trees' OpenMP
+#: threads spin while they wait, and beside another busy process on this two-core machine one
+#: 3,000-row fit took 90 s with two threads against 3 s with one (ridge's BLAS: 5.2 s against
+#: 1.9 s for a year's backtest). Parallelism comes from the workers (Celery runs several tasks
+#: at once), not from inside a fit.
 THREADS = 1
 
 
 def bounded_threads(function: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(function)
     def bounded(*args: Any, **kwargs: Any) -> Any:
-        with threadpool_limits(limits=THREADS, user_api="openmp"):
+        with threadpool_limits(limits=THREADS):
             return function(*args, **kwargs)
     return bounded
 
@@ -76,7 +77,7 @@ class NotEnoughHistory(ValueError):
     """Too little usable history to fit and backtest; ``str()`` says how much there is."""
 
 
-def estimator(kind: str, *, n_jobs: int | None = None) -> RegressorMixin:
+def estimator(kind: str) -> RegressorMixin:
     if kind == "gbm":
         return HistGradientBoostingRegressor(max_iter=200, learning_rate=0.08, max_leaf_nodes=31,
                                              min_samples_leaf=20, l2_regularization=1.0,
@@ -287,9 +288,8 @@ def baseline_predictions(name: str, y: np.ndarray, shape: Layout, h: int) -> np.
     return s.shift(lag - h).to_numpy()
 
 
-def _fit_rows(frame: pd.DataFrame, target: np.ndarray, rows: np.ndarray, kind: str,
-              n_jobs: int | None) -> RegressorMixin:
-    model = clone(estimator(kind, n_jobs=n_jobs))
+def _fit_rows(frame: pd.DataFrame, target: np.ndarray, rows: np.ndarray, kind: str) -> RegressorMixin:
+    model = clone(estimator(kind))
     model.fit(frame[rows], target[rows])
     return model
 
@@ -298,7 +298,7 @@ def _fit_rows(frame: pd.DataFrame, target: np.ndarray, rows: np.ndarray, kind: s
 def select(y: pd.Series, step: timedelta, horizon: int, *, coverage: float = 0.9,
            backtest_fraction: float = 0.25, min_rows: int = 200, calendar: Calendar | None = None,
            exog: pd.DataFrame | None = None, models: tuple[str, ...] = MODELS,
-           max_fit_rows: int | None = None, n_jobs: int | None = None, refit: bool = False) -> Selection:
+           max_fit_rows: int | None = None, refit: bool = False) -> Selection:
     """Backtest every candidate and baseline on ``y`` (a regular grid, see
     :func:`app.forecasting.features.regular`) at horizons ``1..horizon`` and choose what serves.
     The served model's estimators are then refitted on the whole history."""
@@ -355,7 +355,7 @@ def select(y: pd.Series, step: timedelta, horizon: int, *, coverage: float = 0.9
         for h, (frame, target) in enumerate(designs, start=1):
             train = usable_origin & np.isfinite(target) & (positions + h < start_bt)
             train = _thin(train, max_fit_rows)
-            model = _fit_rows(frame, target, train, kind, n_jobs)
+            model = _fit_rows(frame, target, train, kind)
             fitted[kind].append(model)
             predictions.setdefault(kind, []).append(values[common] + model.predict(frame[common]))
         timings[f"backtest_{kind}"] = time.perf_counter() - t0
@@ -376,7 +376,7 @@ def select(y: pd.Series, step: timedelta, horizon: int, *, coverage: float = 0.9
     elif served.kind == "model":  # refit on the whole history, backtest period included
         t0 = time.perf_counter()
         served.estimators = [
-            _fit_rows(frame, target, _thin(usable_origin & np.isfinite(target), max_fit_rows), served.name, n_jobs)
+            _fit_rows(frame, target, _thin(usable_origin & np.isfinite(target), max_fit_rows), served.name)
             for frame, target in designs]
         timings["refit"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started

@@ -93,14 +93,14 @@ def calendar(index: pd.DatetimeIndex, tz: str, country: str, subdiv: str | None)
     week as smooth harmonics, the day of the week, and whether it is a bank holiday."""
     local = index.tz_convert(tz)
     day = (local.hour + local.minute / 60) / 24
-    week = (local.dayofweek + day) / 7
+    week = (local.day_of_week + day) / 7
     days = local.normalize().tz_localize(None).date
     holiday_set = _bank_holidays(int(local.year.min()), int(local.year.max()), country, subdiv) if len(local) else frozenset()
     columns = {
         "day_sin": np.sin(2 * np.pi * day), "day_cos": np.cos(2 * np.pi * day),
         "day_sin2": np.sin(4 * np.pi * day), "day_cos2": np.cos(4 * np.pi * day),
         "week_sin": np.sin(2 * np.pi * week), "week_cos": np.cos(2 * np.pi * week),
-        "weekday": local.dayofweek.to_numpy(dtype=float),
+        "weekday": local.day_of_week.to_numpy(dtype=float),
         "holiday": np.fromiter((d in holiday_set for d in days), dtype=float, count=len(days)),
     }
     return pd.DataFrame(columns, index=index)

@@ -48,7 +48,7 @@ def select(y: pd.Series, sensors: pd.DataFrame, *, coverage: float = 0.9, backte
     methods: dict[str, Method] = {}
     fitted = {}
     for kind in models:
-        model = _fit_rows(frame, target, _thin(train, max_fit_rows), kind, None)
+        model = _fit_rows(frame, target, _thin(train, max_fit_rows), kind)
         predicted = model.predict(frame[test])
         methods[kind] = Method(kind, "model", [score_horizon(0, target[test], predicted, coverage)])
         fitted[kind] = model
@@ -58,7 +58,7 @@ def select(y: pd.Series, sensors: pd.DataFrame, *, coverage: float = 0.9, backte
     best = min(methods.values(), key=lambda m: m.mae)
     estimators = None
     if best.kind == "model":  # refit on everything, the held-out part included
-        estimators = [_fit_rows(frame, target, _thin(usable, max_fit_rows), best.name, None)]
+        estimators = [_fit_rows(frame, target, _thin(usable, max_fit_rows), best.name)]
     report = {
         "served": best.name, "served_kind": best.kind, "best_baseline": "mean",
         "improvement": 1 - best.mae / methods["mean"].mae if methods["mean"].mae > 0 else 0.0,
