@@ -24,13 +24,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, DateTime, Engine, String, func, select, type_coerce
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session
 
 from app import anomalies, series
 from app.calculations import Carry
 from app.db import Database
-from app.db.base import utcnow
+from app.db.base import raw_ts, utcnow
 from app.db.models import Asset, Calculation, PipelineRun, PipelineState, Sensor, SensorReading
 from app.db.upsert import upsert
 from app.ingest import iso_strings, raw_connection
@@ -105,16 +105,6 @@ def finish_run(db: Database, run_id: int, summary: RunSummary, status: str = "do
 
 def sensor_names(session: Session, asset_id: int) -> dict[int, str]:
     return dict(session.execute(select(Sensor.id, Sensor.name).where(Sensor.asset_id == asset_id)).all())
-
-
-def raw_ts(column: Any, dialect: str) -> Any:
-    """``column`` (a UTCDateTime) as the database returns it, labelled ``ts``, for bulk reads
-    that convert it in one vectorised ``pd.to_datetime(..., utc=True, format="ISO8601")``.
-
-    UTCDateTime converts each value in Python, about 2 us a row: that was 40 % of the time to
-    load a year of an asset's readings (bench/pipeline.py). SQLite returns its stored text
-    ('YYYY-MM-DD HH:MM:SS.ffffff'), the other databases naive UTC datetimes."""
-    return type_coerce(column, String() if dialect == "sqlite" else DateTime()).label("ts")
 
 
 def read_wide(source: Engine, sensors: dict[int, str], start: datetime, end: datetime) -> pd.DataFrame:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import DateTime, MetaData, String, type_coerce
 from sqlalchemy.dialects import mssql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
@@ -61,3 +61,13 @@ class Base(DeclarativeBase):
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def raw_ts(column: Any, dialect: str) -> Any:
+    """``column`` (a UTCDateTime) as the database returns it, labelled ``ts``, for bulk reads
+    that convert it in one vectorised ``pd.to_datetime(..., utc=True, format="ISO8601")``.
+
+    UTCDateTime converts each value in Python, about 2 us a row: that was 40 % of the time to
+    load a year of an asset's readings (bench/pipeline.py). SQLite returns its stored text
+    ('YYYY-MM-DD HH:MM:SS.ffffff'), the other databases naive UTC datetimes."""
+    return type_coerce(column, String() if dialect == "sqlite" else DateTime()).label("ts")

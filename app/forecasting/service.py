@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from app import jobs
 from app.db import Database
-from app.db.base import utcnow
+from app.db.base import raw_ts, utcnow
 from app.db.models import (
     Alert,
     Calculation,
@@ -52,7 +52,6 @@ from app.db.models import (
 from app.db.upsert import upsert
 from app.forecasting import engine, surrogate
 from app.forecasting.features import Calendar, regular
-from app.pipeline import raw_ts
 from settings import Settings
 
 log = logging.getLogger(__name__)
