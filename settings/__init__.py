@@ -167,6 +167,10 @@ class ModelSettings(_Section):
     holidays_subdiv: str | None = "ENG"
     #: versions whose files are kept besides the active one and those with stored forecasts
     keep_versions: int = Field(3, ge=1)
+    #: also try each forecast with the asset's other sensors as lagged inputs (their values at
+    #: the origin and their last change), served only if that beats the backtest without them;
+    #: doubles the training time
+    exogenous_sensors: bool = False
 
 
 class ThresholdSettings(_Section):

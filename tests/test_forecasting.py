@@ -382,3 +382,26 @@ def test_a_surrogate_estimates_a_calculation_from_concurrent_sensors_and_is_vali
     checked = forecasting.validate(db, settings, plant.asset_id, "power", now=CUTOFF + DAY, mode="surrogate")
     assert checked is not None and checked.disposition == "keep", checked.reason
     assert checked.n == 144 and checked.mape < 0.05
+
+
+def test_another_sensor_of_the_asset_serves_as_an_input_when_it_makes_the_forecast_better(
+        db: Database, tmp_path: Path) -> None:
+    """A load that follows its driver ten minutes later: with the asset's sensors as inputs
+    (``model.exogenous_sensors``), the forecast knows the next step; without, it cannot."""
+    settings = make_settings(tmp_path, models_dir=str(tmp_path / "models"),
+                             **{**SMALL, "model__exogenous_sensors": True})
+    plant = add_plant(db, ["load", "driver"], asset_type="generic", name="Mill")
+    index = pd.date_range(T0, CUTOFF + DAY, freq="10min", inclusive="left", tz="UTC")
+    rng = np.random.default_rng(8)
+    driver = 50 + np.cumsum(rng.normal(0, 1, len(index)))
+    load = 3 * np.r_[driver[0], driver[:-1]] + rng.normal(0, 0.1, len(index))
+    for sensor_id, values in zip(plant.sensor_ids, (load, driver), strict=True):
+        write_sensor_readings(db.sensors_engine, pd.DataFrame({"sensor_id": sensor_id, "ts": index, "value": values}))
+    trained = forecasting.train(db, settings, plant.asset_id, "load", now=CUTOFF, reason="test")
+    assert trained.report["layout"]["exog"] == ["driver"]
+    blind = forecasting.train(db, make_settings(tmp_path, models_dir=str(tmp_path / "other"), **SMALL),
+                              plant.asset_id, "load", now=CUTOFF, reason="test", activate_if_first=False)
+    assert blind.report["layout"]["exog"] == []
+    first_step = trained.report["methods"][trained.report["served"]]["horizons"][0]["mae"]
+    assert first_step < 0.2 * blind.report["methods"][blind.report["served"]]["horizons"][0]["mae"]
+    assert forecasting.predict(db, settings, plant.asset_id, "load", now=CUTOFF + timedelta(hours=1)) == 6

@@ -93,7 +93,9 @@ def estimator(kind: str) -> RegressorMixin:
 
 
 def _without_level(frame: pd.DataFrame) -> list[str]:
-    return [column for column in frame.columns if column != "level"]
+    """The columns but the levels (the target's, and its input sensors'): changes only."""
+    return [column for column in frame.columns
+            if column != "level" and not (column.startswith("x_") and not column.endswith("_d1"))]
 
 
 #: the steps over which an origin's movement (its local scale) is averaged
@@ -323,7 +325,7 @@ def select(y: pd.Series, step: timedelta, horizon: int, *, coverage: float = 0.9
     positions = np.arange(n)
     scale, scale_floor = local_scale(values)
     usable_origin = np.isfinite(values) & np.isfinite(scale) & (positions >= shape.history_steps)
-    designs = [design(y, shape, calendar, h, exog, base) for h in range(1, horizon + 1)]
+    designs = [design(y, shape, calendar, h, None, base) for h in range(1, horizon + 1)]
     timings["features"] = time.perf_counter() - started
 
     # The common backtest origins: every method has a forecast and the actual is known.
@@ -410,6 +412,8 @@ def forecast(selection_or_bundle: Selection | dict[str, Any], y: pd.Series,
     if observed.empty:
         raise NotEnoughHistory("no recent value to forecast from")
     y = y.loc[:observed.index[-1]]
+    if shape.exog and (exog is None or not set(shape.exog) <= set(exog.columns)):
+        raise NotEnoughHistory(f"the forecast needs the sensors it was fitted with: {', '.join(shape.exog)}")
     values = y.to_numpy(dtype=float)
     origin = len(values) - 1
     origin_scale = float(local_scale(values, bundle["scale_floor"])[0][origin]) if bundle["scaled"] else 1.0

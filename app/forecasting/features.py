@@ -157,7 +157,7 @@ def design(y: pd.Series, shape: Layout, calendar_: Calendar, h: int,
     values = y.to_numpy(dtype=float)
     if base is None:
         base = origin_features(values, shape, None if exog is None else
-                               {name: exog[name].to_numpy(dtype=float) for name in shape.exog})
+                               {name: exog[name].reindex(y.index).to_numpy(dtype=float) for name in shape.exog})
     when = y.index + pd.Timedelta(shape.step) * h
     frame = pd.DataFrame({**base, **horizon_features(values, shape, h)}, index=y.index)
     frame = pd.concat([frame, calendar_.frame(when).set_axis(y.index)], axis=1)

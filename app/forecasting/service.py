@@ -147,6 +147,14 @@ def sensor_grid(db: Database, settings: Settings, asset_id: int, start: datetime
     return pd.DataFrame(columns)
 
 
+def inputs(db: Database, settings: Settings, asset_id: int, names: tuple[str, ...], start: datetime,
+           end: datetime, step_minutes: int) -> pd.DataFrame | None:
+    """The sensors a forecast was fitted with as inputs (its layout's ``exog``), on the grid."""
+    if not names:
+        return None
+    return pd.DataFrame({name: grid(db, settings, asset_id, name, start, end, step_minutes) for name in names})
+
+
 @dataclass(frozen=True)
 class Metrics:
     n: int
@@ -259,6 +267,14 @@ def fit(db: Database, settings: Settings, asset_id: int, target: str, *, now: da
         else:
             selection = engine.select(y, timedelta(minutes=step), horizon_steps(settings, step),
                                       calendar=calendar_of(settings), **options)
+            sensors = (sensor_grid(db, settings, asset_id, start, now, step, exclude=target)
+                       if settings.model.exogenous_sensors else pd.DataFrame())
+            if not sensors.empty:  # the same backtest with the asset's other sensors as inputs
+                informed = engine.select(y, timedelta(minutes=step), horizon_steps(settings, step),
+                                         calendar=calendar_of(settings), exog=sensors, **options)
+                if (informed.served_method.kind == "model"
+                        and informed.served_method.mae < selection.served_method.mae):
+                    selection = informed
             bundle = engine.bundle_of(selection) | {
                 "train_from": selection.train_from, "train_to": selection.train_to,
                 "rows": selection.rows, "backtest_from": selection.backtest_from}
@@ -383,8 +399,9 @@ def predict(db: Database, settings: Settings, asset_id: int, target: str, *, now
         shape = bundle["layout"]
         reach = timedelta(minutes=step) * (shape.history_steps + 2)
         history = grid(db, settings, asset_id, target, now - reach - timedelta(days=2), now, step)
+        exog = inputs(db, settings, asset_id, shape.exog, now - reach - timedelta(days=2), now, step)
         try:
-            frame = engine.forecast(bundle, history)
+            frame = engine.forecast(bundle, history, exog)
         except engine.NotEnoughHistory as exc:
             raise NotEnoughData(f"{target} of asset {asset_id}: {exc}") from exc
     if frame.empty:
@@ -647,11 +664,15 @@ def _compare(db: Database, settings: Settings, asset_id: int, target: str, champ
              (backtest_from - pd.Timedelta(challenger_bundle["layout"].step) * (shape.history_steps + 2)).to_pydatetime(),
              pd.Timestamp(challenger_bundle["train_to"]).to_pydatetime() + timedelta(microseconds=1), step)
     fairness = ""
-    theirs = engine.evaluate(champion_bundle, y, since)
+    names = tuple(dict.fromkeys([*champion_bundle["layout"].exog, *shape.exog]))
+    exog = inputs(db, settings, asset_id, names, y.index[0].to_pydatetime(),
+                  y.index[-1].to_pydatetime() + timedelta(microseconds=1), step)
+    theirs = engine.evaluate(champion_bundle, y, since, exog=exog)
     if min(s.n for s in theirs.scores) < settings.thresholds.min_validation_points:
         since, fairness = backtest_from, " (the champion had seen part of this window)"
-        theirs = engine.evaluate(champion_bundle, y, since)
-    ours = engine.evaluate(challenger_bundle, y, since, estimators=early if challenger_bundle["kind"] == "model" else None)
+        theirs = engine.evaluate(champion_bundle, y, since, exog=exog)
+    ours = engine.evaluate(challenger_bundle, y, since, exog=exog,
+                           estimators=early if challenger_bundle["kind"] == "model" else None)
     promoted = ours.mae < theirs.mae
     n = ours.scores[0].n
     return promoted, (f"on the same {n} forecast origins{fairness} the challenger ({challenger.algorithm}) has "
