@@ -887,7 +887,8 @@ def run(ctx: click.Context, host: str | None, port: int | None) -> None:
     with database.Session() as session:
         seeded = is_seeded(session)
     if settings.demo and not seeded:
-        click.echo("First run: loading the demo estate (two or three minutes: 30 days of readings, and a first model of each target backtested against its baselines)...")
+        click.echo("First run: loading the demo estate (two or three minutes: 30 days of readings, "
+                   "and a first model of each target backtested against its baselines)...")
         _seed(settings, database)
     database.dispose()
 
