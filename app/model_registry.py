@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app import jobs
 from app.db.models import Asset, Job, ModelEvent, ModelVersion, Site, Validation
+from app.forecasting import engine, surrogate
 from app.schedule import load as load_schedule
 from app.schedule import slots_for
 
@@ -29,7 +30,7 @@ METHOD_NAMES = {
     "mean": "training mean",
 }
 #: the methods that need no fitting; a model must beat the best of them to serve
-BASELINES = frozenset({"persistence", "seasonal_daily", "seasonal_weekly", "mean"})
+BASELINES = frozenset({*engine.BASELINES, surrogate.BASELINE})
 MODES = ("forecast", "surrogate")
 
 
@@ -42,7 +43,7 @@ class AssetNotFound(LookupError):
     pass
 
 
-def _pct(value: float | None, places: int = 1) -> str:
+def percent(value: float | None, places: int = 1) -> str:
     return "—" if value is None else f"{value:.{places}%}"
 
 
@@ -72,11 +73,11 @@ class Score:
 
     def cells(self, nominal: float | None) -> list[str]:
         """Ahead, points, MAE, MAPE, coverage (against the nominal when known)."""
-        coverage = _pct(self.coverage, 0)
+        coverage = percent(self.coverage, 0)
         if self.coverage is not None and nominal is not None:
             coverage += f" (nominal {nominal:.0%})"
         return [self.ahead, "—" if self.n is None else f"{self.n:,}", _number(self.mae),
-                _pct(self.mape, 2), coverage]
+                percent(self.mape, 2), coverage]
 
 
 @dataclass(frozen=True)
@@ -170,10 +171,10 @@ def p_value_text(validation: Validation) -> str:
 def validation_text(validation: Validation) -> str:
     """A validation's outcome: disposition, pairs, MAPE, coverage and the binomial p-value."""
     details = validation.details or {}
-    coverage = _pct(validation.coverage, 0)
+    coverage = percent(validation.coverage, 0)
     if validation.coverage is not None and details.get("expected") is not None:
         coverage += f" (nominal {details['expected']:.0%})"
-    text = (f"{validation.disposition}: {validation.n:,} pairs, MAPE {_pct(validation.mape)}, "
+    text = (f"{validation.disposition}: {validation.n:,} pairs, MAPE {percent(validation.mape)}, "
             f"coverage {coverage}")
     if details.get("p_value") is not None:
         text += f", binomial p {p_value_text(validation)}"

@@ -16,6 +16,7 @@ from app.model_registry import (
     method_name,
     overview,
     p_value_text,
+    percent,
     request_training,
     supplier_assets,
     train_mode,
@@ -29,10 +30,6 @@ from layouts import ids
 from layouts import models as page
 
 log = logging.getLogger(__name__)
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1%}"
 
 
 def _summary(slot: Slot | None, target: str, mode: str) -> Any:
@@ -88,8 +85,8 @@ def register(app: dash.Dash) -> None:
         versions = [v for v in view.versions if v.target == target]
         rows = [[f"v{v.version}", v.mode, v.status, method_name(v.algorithm), when(v.created_at),
                  f"{when(v.train_from)} – {when(v.train_to)}", f"{v.rows:,}",
-                 f"{v.holdout_metrics.get('mae', 0):.4g}", _pct(v.holdout_metrics.get("mape")),
-                 _pct(v.holdout_metrics.get("coverage")),
+                 f"{v.holdout_metrics.get('mae', 0):.4g}", percent(v.holdout_metrics.get("mape")),
+                 percent(v.holdout_metrics.get("coverage")),
                  f"pruned {when(v.pruned_at)}" if v.pruned_at else v.file_sha256[:12]] for v in versions]
         # By row id: version numbers repeat across an asset's targets (each has its own v1).
         chosen = {v.id for v in versions}
@@ -98,7 +95,7 @@ def register(app: dash.Dash) -> None:
                    "mape": (val.mape or 0) * 100,
                    "coverage": (val.coverage or 0) * 100} for val, n in checks]
         validation_rows = [[f"v{n}", f"{when(val.window_from)} – {when(val.window_to)}", val.n,
-                            "—" if val.mae is None else f"{val.mae:.4g}", _pct(val.mape), _pct(val.coverage), p_value_text(val),
+                            "—" if val.mae is None else f"{val.mae:.4g}", percent(val.mape), percent(val.coverage), p_value_text(val),
                             val.disposition, val.reason]
                            for val, n in reversed(checks)]
         event_rows = [[when(e.at), f"v{n}" if n else "—", e.event.replace("_", " "), e.reason]

@@ -21,11 +21,14 @@ import pandas as pd
 from app.forecasting.engine import (
     Method,
     NotEnoughHistory,
-    bounded_threads,
     _fit_rows,
     _thin,
+    bounded_threads,
     score_horizon,
 )
+
+#: the surrogate's baseline: the training mean, which a surrogate must beat to serve
+BASELINE = "mean"
 
 
 @bounded_threads
@@ -53,15 +56,15 @@ def select(y: pd.Series, sensors: pd.DataFrame, *, coverage: float = 0.9, backte
         methods[kind] = Method(kind, "model", [score_horizon(0, target[test], predicted, coverage)])
         fitted[kind] = model
     mean = float(np.mean(target[train]))
-    methods["mean"] = Method("mean", "baseline",
+    methods[BASELINE] = Method(BASELINE, "baseline",
                              [score_horizon(0, target[test], np.full(test.sum(), mean), coverage)])
     best = min(methods.values(), key=lambda m: m.mae)
     estimators = None
     if best.kind == "model":  # refit on everything, the held-out part included
         estimators = [_fit_rows(frame, target, _thin(usable, max_fit_rows), best.name)]
     report = {
-        "served": best.name, "served_kind": best.kind, "best_baseline": "mean",
-        "improvement": 1 - best.mae / methods["mean"].mae if methods["mean"].mae > 0 else 0.0,
+        "served": best.name, "served_kind": best.kind, "best_baseline": BASELINE,
+        "improvement": 1 - best.mae / methods[BASELINE].mae if methods[BASELINE].mae > 0 else 0.0,
         "coverage_nominal": coverage, "sensors": list(sensors.columns),
         "methods": {name: m.summary() for name, m in methods.items()},
         "timings_s": {"total": round(time.perf_counter() - started, 3)},
