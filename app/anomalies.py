@@ -68,12 +68,15 @@ from app.db import Database
 from app.db.base import utcnow
 from app.db.models import Alert, Asset, Sensor
 from app.twins import AssetType, asset_type
+from app.expectations import Expectations, derive_with
 from app.twins.rules import (
     Balance,
     Check,
+    Drift,
     Expected,
     FlatLine,
     Imbalance,
+    Overuse,
     Rule,
     RuleContext,
     Spike,
@@ -95,6 +98,8 @@ MAX_REREAD = timedelta(days=2)
 HEATER_ON = 0.8
 #: How far back the water drawn counts when explaining why a stored temperature fell.
 DRAW_LOOKBACK = timedelta(hours=3)
+#: How long after an overload its sensors' departures are put down to it (recovery).
+OVERLOAD_AFTERMATH = timedelta(hours=2)
 #: The sensor readings' usual spacing (the pipeline's nominal interval).
 NOMINAL_INTERVAL = timedelta(minutes=1)
 
@@ -111,6 +116,11 @@ class Finding:
     severity: str
     classification: str
     message: str
+    #: when the rule had seen enough to raise it (a run long enough, a CUSUM past its
+    #: threshold): what the delay from a fault to its alert is measured to
+    noticed: datetime | None = None
+    #: a model-based finding's largest departure, in standard deviations
+    strength: float | None = None
 
 
 # -- detecting ----------------------------------------------------------------------------
@@ -129,15 +139,38 @@ def reading_interval(frame: pd.DataFrame) -> pd.Timedelta:
 
 
 def rule_context(kind: AssetType, parameters: Mapping[str, Any], settings: AnomalySettings,
-                 interval: pd.Timedelta) -> RuleContext:
+                 interval: pd.Timedelta, frame: pd.DataFrame | None = None) -> RuleContext:
+    """What ``kind``'s rules check a frame with; with the ``frame``, what the twin expects of
+    each of its sensors there (the model-based rules' :class:`Expectations`)."""
+    merged = {**kind.default_parameters, **parameters}
+    normal = {spec.name: (spec.normal_min, spec.normal_max) for spec in kind.sensors}
+    expectations = None
+    if frame is not None:
+        physics: dict[str, tuple[Any, ...]] = {name: tuple(models)
+                                                for name, models in kind.expectations.items()}
+        for rule in kind.anomaly_rules:
+            if isinstance(rule, Expected):
+                physics[rule.sensor] = (*physics.get(rule.sensor, ()), rule.model)
+        expectations = Expectations(frame, settings.residuals, interval,
+                                    tuple(spec.name for spec in kind.sensors), normal, physics,
+                                    merged, derive_with(kind.calculate, merged))
     return RuleContext(
-        parameters={**kind.default_parameters, **parameters},
+        parameters=merged,
         settings=settings,
         static={**kind.limits, **settings.static.get(kind.name, {})},
-        units={spec.name: spec.unit for spec in kind.sensors},
-        normal={spec.name: (spec.normal_min, spec.normal_max) for spec in kind.sensors},
+        units={**kind.calculations, **{spec.name: spec.unit for spec in kind.sensors}},
+        normal=normal,
         interval=interval,
+        expectations=expectations,
     )
+
+
+def model_rules(kind: AssetType) -> tuple[Rule, ...]:
+    """The model-based rules every asset gets without code of its own: a drift check on each
+    sensor, and an overuse check on each use its type declares."""
+    consumption = set(kind.uses.values())
+    return (*(Drift(spec.name, consumption=spec.name in consumption) for spec in kind.sensors),
+            *(Overuse(name, sensor) for name, sensor in kind.uses.items()))
 
 
 def runs(mask: np.ndarray, index: pd.DatetimeIndex, interval: pd.Timedelta) -> list[tuple[int, int]]:
@@ -235,8 +268,13 @@ def classify(rule: Rule, episode: pd.DataFrame, context: RuleContext,
             return ("leakage", f"it kept falling while {rule.drawn_by.replace('_', ' ')} showed "
                                "nothing drawn, so the water is leaving another way")
         return "other", "water was drawn faster than it was refilled"
+    if isinstance(rule, Drift):
+        return ("sensor_error", "it disagrees ever more with what it usually reads and with "
+                                "the other sensors: the sensor is drifting")
+    if isinstance(rule, Overuse):
+        return "overuse", "the asset is using more than it is expected to at this time"
     if isinstance(rule, Threshold) and rule.bound == "high" and rule.consumption:
-        return "overuse", "the asset is using more than it is meant to"
+        return "other", "above its rated limit (overuse is judged against expected use)"
     if isinstance(rule, Threshold) and rule.bound == "setpoint":
         below = float(episode[rule.sensor].mean()) < float(context.parameters.get(rule.setpoint, 0.0))
         if below and rule.drawn_by in episode and rule.refill is not None:
@@ -261,8 +299,16 @@ def _findings(rule: Rule, check: Check, frame: pd.DataFrame, context: RuleContex
         episode = frame.iloc[first:last + 1]
         before = frame.loc[index[first] - DRAW_LOOKBACK:index[first]].iloc[:-1]
         classification, reason = classify(rule, episode, context, before)
+        if check.alarms is not None:
+            raised = np.flatnonzero(check.alarms.reindex(index[first:last + 1], fill_value=False)
+                                    .to_numpy(dtype=bool))
+            noticed = index[first + int(raised[0])] if len(raised) else index[last]
+        else:
+            noticed = min(index[last], index[first] + pd.Timedelta(minutes=check.min_minutes))
+        strength = (float(np.nanmax(check.strength.iloc[first:last + 1].to_numpy()))
+                    if check.strength is not None else None)
         out.append(Finding(
-            kind=rule.kind, sensor=rule.sensor,
+            kind=rule.kind, sensor=rule.sensor, noticed=noticed.to_pydatetime(), strength=strength,
             start=index[first].to_pydatetime(), end=index[last].to_pydatetime(),
             severity="critical" if classification == "leakage" else rule.severity,
             classification=classification,
@@ -279,9 +325,9 @@ def detect(asset_type_name: str | AssetType, parameters: Mapping[str, Any], fram
     if frame.empty:
         return []
     frame = frame.sort_index()
-    context = rule_context(kind, parameters, _anomaly(settings), reading_interval(frame))
+    context = rule_context(kind, parameters, _anomaly(settings), reading_interval(frame), frame)
     found: list[tuple[Finding, tuple[str, ...]]] = []
-    for rule in kind.anomaly_rules:
+    for rule in (*kind.anomaly_rules, *model_rules(kind)):
         check = rule.check(frame, context)
         if check is not None:
             found.extend((f, tuple(rule.reads)) for f in _findings(rule, check, frame, context))
@@ -291,13 +337,37 @@ def detect(asset_type_name: str | AssetType, parameters: Mapping[str, Any], fram
 
 
 #: Findings that name the faulty sensor itself: they explain every other finding away.
-FAULTY_READINGS = ("flat_line", "spike")
+FAULTY_READINGS = ("flat_line", "spike", "drift")
 
 
 def explained_away(found: list[tuple[Finding, tuple[str, ...]]], margin: timedelta) -> list[Finding]:
     """The findings (each with the sensors its rule reads) without those sensor errors explain
     (see the module docstring), give or take ``margin`` (the longest a rule takes to see a
-    fault, and the merge gap)."""
+    fault, and the merge gap). A drift that overlaps a leak on a sensor the leak's rule reads
+    is the leak (a leak moves its sensors as a drift would, and a leak is the one to act on);
+    a drift left standing explains other findings on its sensor away, as a flat line does."""
+    leaks = [(f, set(reads)) for f, reads in found if f.classification == "leakage"]
+
+    def overlaps(finding: Finding, other: Finding) -> bool:
+        return other.start - margin <= finding.end and finding.start <= other.end + margin
+
+    readings = [f for f, _ in found if f.kind in ("flat_line", "spike")]
+    overloads = [f for f, _ in found if f.classification == "overuse"]
+    # A stuck or spiking sensor departs from its expectation too, and misleads the others'
+    # expectations that read it: that is the flat line or the spike. An
+    # overloaded asset's sensors depart from what they read at usual loads, during the
+    # overload and while the asset recovers: that is the overload.
+    found = [(f, reads) for f, reads in found if f.kind != "drift" or not (
+        any(f.sensor in sensors and overlaps(f, leak) for leak, sensors in leaks)
+        or any(overlaps(f, error) for error in readings)
+        or any(load.start - margin <= f.end and f.start <= load.end + OVERLOAD_AFTERMATH
+               for load in overloads))]
+    # One sensor fault at a time: of drifts on several sensors at once, the one that departs
+    # furthest is the drifting sensor, the others are misled by it.
+    drifts = [f for f, _ in found if f.kind == "drift"]
+    found = [(f, reads) for f, reads in found if f.kind != "drift" or not any(
+        other is not f and overlaps(f, other) and (other.strength or 0.0) > (f.strength or 0.0)
+        for other in drifts)]
     faulty = [f for f, _ in found if f.kind in FAULTY_READINGS]
     disagreeing = [(f, set(reads)) for f, reads in found
                    if f.classification == "sensor_error" and f.kind not in FAULTY_READINGS]
@@ -306,7 +376,8 @@ def explained_away(found: list[tuple[Finding, tuple[str, ...]]], margin: timedel
         return error.start - margin <= finding.start and finding.end <= error.end + margin
 
     def explained(finding: Finding, reads: tuple[str, ...]) -> bool:
-        if any(error.sensor in reads and within(finding, error) for error in faulty):
+        faults = [e for e in faulty if e.kind != "drift"] if finding.classification == "leakage" else faulty
+        if any(error.sensor in reads and within(finding, error) for error in faults):
             return True
         return finding.classification != "sensor_error" and any(
             shared.intersection(reads) and within(finding, error) for error, shared in disagreeing)
@@ -319,12 +390,18 @@ def lookback(kind: AssetType, settings: AnomalySettings,
     """How much history before a range the rules need to judge its first reading as they
     would in the middle of the data, plus the merge gap (to join an episode already running).
     Rolling windows count readings, so their span is measured at the slowest sensor's
-    ``interval``."""
+    ``interval``. The model-based rules need the most: their reference days, and a day for
+    the CUSUM to run in before the range."""
     interval = max(interval, NOMINAL_INTERVAL)
     minutes = [settings.zscore_window * interval / timedelta(minutes=1),
                settings.flat_minutes, settings.spike_max_minutes, DRAW_LOOKBACK / timedelta(minutes=1)]
     minutes += [limits.for_minutes for limits in settings.static.get(kind.name, {}).values()]
-    return timedelta(minutes=max(minutes) + settings.merge_gap_minutes) + 2 * interval
+    rules = timedelta(minutes=max(minutes) + settings.merge_gap_minutes) + 2 * interval
+    if not kind.sensors:
+        return rules
+    # The model-based rules: the CUSUM restarts up to a day and a half before the range (the
+    # start of the UTC day before), and each day's model needs the reference days before it.
+    return max(rules, timedelta(days=settings.residuals.reference_days + 2))
 
 
 # -- recording ----------------------------------------------------------------------------
@@ -487,3 +564,66 @@ def run_detection(db: Database, settings: Settings, asset_id: int, start: dateti
     if summary.created or summary.extended:
         log.info("anomalies of asset %s in %s..%s: %s", asset_id, start, end, summary.as_dict())
     return summary
+
+
+# -- explaining ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResidualView:
+    """A sensor against what the twin expects of it, for the asset page: readings
+    (``actual``, ``expected``: the consistent expectation) on the readings' times, and per
+    block of ``anomaly.residuals.block_minutes`` the mean ``residual`` (sensor units), its
+    ``sigma``, and the CUSUM statistics ``upper`` and ``lower`` (standard deviations) against
+    the ``threshold``."""
+
+    sensor: str
+    unit: str
+    readings: pd.DataFrame  # actual, expected
+    blocks: pd.DataFrame  # residual, sigma, upper, lower
+    threshold: float
+    inputs: tuple[str, ...]
+
+
+def residual_view(db: Database, settings: Settings, asset_id: int, sensor: str, start: datetime,
+                  end: datetime) -> ResidualView | None:
+    """What the drift check saw of ``sensor`` in [start, end): None when the asset has no
+    such sensor or too little history for an expectation."""
+    from app import pipeline
+    from app.changes import statistics
+    from app.twins.rules import watch
+
+    with db.Session() as session:
+        asset = session.get(Asset, asset_id)
+        if asset is None:
+            raise LookupError(f"no asset with id {asset_id}")
+        from app.plant import twin
+        model = twin.load(session, asset)
+    if sensor not in model.sensors.values():
+        return None
+    anomaly = settings.anomaly
+    frame = pipeline.read_wide(db.sensors_engine, model.sensors,
+                               start - lookback(model.kind, anomaly, model.interval), end)
+    if frame.empty or sensor not in frame:
+        return None
+    frame = frame.sort_index()
+    context = rule_context(model.kind, dict(asset.parameters or {}), anomaly,
+                           reading_interval(frame), frame)
+    assert context.expectations is not None
+    expectation = context.expectations.consistent(sensor)
+    if expectation is None:
+        return None
+    watched = watch(expectation, anomaly)
+    block = pd.Timedelta(minutes=anomaly.residuals.block_minutes)
+    stamps = pd.to_datetime(watched.blocks, utc=True)
+    grouped = pd.DataFrame({"r": expectation.residual.to_numpy(), "s": expectation.sigma.to_numpy(),
+                            "b": watched.rows}).groupby("b", sort=True)
+    means = grouped["r"].mean().reindex(range(len(stamps)))
+    sigma = grouped["s"].first().reindex(range(len(stamps)))
+    upper, lower = statistics((means / sigma).to_numpy(), anomaly.residuals.cusum_k, watched.threshold)
+    blocks = pd.DataFrame({"residual": means.to_numpy(), "sigma": sigma.to_numpy(), "upper": upper,
+                           "lower": lower}, index=stamps + block / 2)
+    keep = pd.Timestamp(start)
+    readings = pd.DataFrame({"actual": expectation.actual, "expected": expectation.expected})
+    return ResidualView(sensor, context.units.get(sensor, ""), readings.loc[keep:],
+                        blocks.loc[keep:], watched.threshold, expectation.inputs)

@@ -224,13 +224,48 @@ def _default_static() -> dict[str, dict[str, SensorLimits]]:
             for kind, sensors in limits.items()}
 
 
+class ResidualSettings(_Section):
+    """Model-based detection (app/expectations.py, app/changes.py): each sensor against what the
+    twin expects of it, watched by a CUSUM.
+
+    The expectation of a sensor is fitted each UTC day on the ``reference_days`` before it
+    (nothing is judged with less than ``min_reference_days`` of history): by time of day
+    (``harmonics`` daily harmonics, weekdays apart from weekends) and, for the consistency check,
+    the asset's other sensors and its physics. Residuals are averaged over ``block_minutes``
+    and standardised by the reference's spread (never below ``min_sigma_fraction`` of the
+    sensor's normal range); the two-sided CUSUM (reference ``cusum_k`` standard deviations)
+    alarms at the threshold that gives, for independent normal block means, one false alarm
+    per sensor every ``false_alarm_days`` on average (Siegmund's approximation); a drift must
+    also reach ``min_drift_fraction`` of the sensor's normal range to be told. Overuse: what
+    the asset uses at least ``overuse_ratio`` times what it is expected to use at that time, for
+    ``overuse_minutes`` or longer."""
+
+    reference_days: float = Field(7.0, gt=0)
+    min_reference_days: float = Field(2.0, gt=0)
+    harmonics: int = Field(6, ge=0, le=24)
+    block_minutes: float = Field(10.0, gt=0)
+    cusum_k: float = Field(0.5, gt=0)
+    false_alarm_days: float = Field(90.0, gt=0)
+    min_sigma_fraction: float = Field(0.002, gt=0)
+    min_drift_fraction: float = Field(0.02, ge=0)
+    overuse_ratio: float = Field(1.1, gt=1)
+    overuse_minutes: float = Field(30.0, ge=0)
+
+    @model_validator(mode="after")
+    def _enough(self) -> ResidualSettings:
+        if self.min_reference_days > self.reference_days:
+            raise ValueError("min_reference_days must not exceed reference_days")
+        return self
+
+
 class AnomalySettings(_Section):
     """Anomaly detection (app/anomalies.py). ``zscore_window`` readings before each one give the
     adaptive (rolling z-score) baseline; ``zscore_threshold`` standard deviations from it is a
     spike when the readings come back within ``spike_max_minutes``. A reading that does not
     change at all for ``flat_minutes`` is a stuck sensor. Flagged readings less than
     ``merge_gap_minutes`` apart are one episode, and an episode that starts within that gap of
-    an alert's end continues that alert. ``rearm_minutes``: see app/mail/requests.py."""
+    an alert's end continues that alert. ``rearm_minutes``: see app/mail/requests.py.
+    ``residuals``: the model-based checks (drift, overuse)."""
 
     zscore_window: int = Field(60, ge=2)
     zscore_threshold: float = Field(5.0, gt=0)
@@ -239,6 +274,7 @@ class AnomalySettings(_Section):
     flat_minutes: float = Field(20.0, gt=0)
     merge_gap_minutes: float = Field(10.0, ge=0)
     static: dict[str, dict[str, SensorLimits]] = Field(default_factory=_default_static)
+    residuals: ResidualSettings = ResidualSettings()
 
     def __hash__(self) -> int:  # the dict field has no hash of its own; Settings stays hashable
         return hash(self.model_dump_json())

@@ -110,14 +110,15 @@ def test_a_healthy_asset_raises_nothing(tmp_path) -> None:  # type: ignore[no-un
     assert detect(kind, {}, quiet(), anomaly_settings(tmp_path)) == []
 
 
-def test_a_consumption_above_its_limit_is_one_overuse_episode_from_first_to_last_reading(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_consumption_above_its_rated_limit_is_one_limit_episode_not_overuse(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Overuse is judged against what the asset is expected to use (tests/test_drift_and_overuse.py)
     frame = quiet()
     frame.iloc[100:120, frame.columns.get_loc("power")] = 0.055  # minutes 100..119
     found = detect(kind_with(Threshold("power", "high", consumption=True)), {}, frame, anomaly_settings(tmp_path))
-    assert spans(found) == [("high", "power", at(100), at(119), "overuse")]
+    assert spans(found) == [("high", "power", at(100), at(119), "other")]
     assert found[0].severity == "warning"
-    assert found[0].message == ("Power above 0.04 kW for 20 minutes (highest 0.055 kW): the asset "
-                                "is using more than it is meant to (overuse)")
+    assert found[0].message == ("Power above 0.04 kW for 20 minutes (highest 0.055 kW): above its "
+                                "rated limit (overuse is judged against expected use) (other)")
 
 
 def test_the_setpoint_band_is_read_around_the_assets_own_setpoint(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -613,7 +614,7 @@ def test_every_rule_of_every_type_checks_with_the_default_settings_and_a_healthy
      "cold_outlet_temperature", "flat_line", "sensor_error"),
     ("drivetrain", Fault("spike", at(600), at(601), "oil_temperature", 1.0), "oil_temperature", "spike",
      "sensor_error"),
-    ("drivetrain", Fault("overuse", at(600), at(720), magnitude=2.0), "torque", "high", "overuse"),
+    ("drivetrain", Fault("overuse", at(600), at(720), magnitude=2.0), "torque", "high", "other"),
 ])
 def test_an_injected_fault_is_found_as_what_it_is_and_nothing_else_is(
         asset_type_name: str, fault: Fault, sensor: str, kind: str, classification: str,

@@ -57,6 +57,13 @@ class AssetType:
     #: Sensor faults (stuck, drift, spike) need no physics and apply to every type.
     physical_faults: dict[str, tuple[str, ...]] = field(default_factory=dict)
     anomaly_rules: tuple[Any, ...] = ()
+    #: What the asset uses: quantity (a sensor, or one of ``calculations``) -> the sensor its
+    #: overuse alert is on. Each is judged against what the asset usually uses at that time.
+    uses: dict[str, str] = field(default_factory=dict)
+    #: The physics' expectation of a sensor from the others (sensor -> functions of the frame
+    #: and the parameters): inputs of its consistency model (app/expectations.py), beside the
+    #: models of the type's ``Expected`` rules.
+    expectations: dict[str, tuple[Callable[..., Any], ...]] = field(default_factory=dict)
     #: Static limits of sensors the catalogue added (their normal ranges), beside the settings'
     #: ``anomaly.static[type]`` (which win): see :func:`app.plant.twin.effective_type`.
     limits: dict[str, Any] = field(default_factory=dict)

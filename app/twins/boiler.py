@@ -182,6 +182,7 @@ ASSET_TYPE = AssetType(
         "circulation_kg_s": 3.0,
     },
     simulate=simulate,
+    uses={"fuel_flow": "fuel_flow"},
     physical_faults={"leak": ("pressure",),
                      "overuse": ("water_temperature", "fuel_flow", "flue_temperature")},
     anomaly_rules=(

@@ -67,6 +67,7 @@ ASSET_TYPE = AssetType(
     calculations={'destruction_rate': '1/s', 'accumulated_destruction': '1'},
     default_parameters={"rated_power_kw": 90.0},
     simulate=simulate,
+    uses={"torque": "torque"},
     physical_faults={"overuse": ("torque",)},
     anomaly_rules=(
         Threshold("torque", "high", consumption=True),  # an overloaded drivetrain

@@ -21,6 +21,7 @@ Faults: overuse multiplies the customer loop's flow: both outlets cool. (A leak 
 streams is not modelled.) State: none.
 """
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -101,6 +102,18 @@ def simulate(parameters: dict[str, Any], times: pd.DatetimeIndex, rng: np.random
     return physics.sensor_frame(noisy, times, [s.name for s in ASSET_TYPE.sensors]), {}
 
 
+def design_outlet(side: int) -> Callable[[pd.DataFrame, Mapping[str, Any]], pd.Series]:
+    """The hot (``side`` 0) or cold (1) outlet temperature eps-NTU gives at the measured inlets
+    and the design flows (the drift check's physics: the customer loop is not metered)."""
+    def expected(frame: pd.DataFrame, p: Mapping[str, Any]) -> pd.Series:
+        outlets = outlet_temperatures(frame["hot_inlet_temperature"].to_numpy(),
+                                      frame["cold_inlet_temperature"].to_numpy(),
+                                      float(p["hot_flow_kg_s"]), float(p["cold_flow_kg_s"]),
+                                      float(p["ua_kw_per_k"]), str(p["arrangement"]))
+        return pd.Series(outlets[side], index=frame.index)
+    return expected
+
+
 ASSET_TYPE = AssetType(
     name="heat_exchanger",
     label="Heat exchanger",
@@ -126,6 +139,11 @@ ASSET_TYPE = AssetType(
         "cold_flow_swing": 0.2,
     },
     simulate=simulate,
+    # The heat passed is what the customer loop uses; its alert is on the hot outlet, whose
+    # drop below the inlet measures it.
+    uses={"duty_kw": "hot_outlet_temperature"},
+    expectations={"hot_outlet_temperature": (design_outlet(0),),
+                  "cold_outlet_temperature": (design_outlet(1),)},
     physical_faults={"overuse": ("hot_outlet_temperature", "cold_outlet_temperature")},
     # Sensor faults only: the customer loop's flow, which overuse raises, is not metered.
     anomaly_rules=(

@@ -18,6 +18,7 @@ water in the stretch after the leak, the pressure drop falls too. Overuse multip
 State: none (the flow has no memory at a minute's scale).
 """
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -121,6 +122,14 @@ def which_meter(episode: pd.DataFrame, p: dict[str, Any]) -> tuple[str, str] | N
     return None
 
 
+def drop_of(flow: str) -> Callable[[pd.DataFrame, Mapping[str, Any]], pd.Series]:
+    """The pressure drop ``flow`` would give over the whole pipe (the drift check's physics)."""
+    def expected(frame: pd.DataFrame, p: Mapping[str, Any]) -> pd.Series:
+        return pd.Series(pressure_drop_kpa(frame[flow].to_numpy(), float(p["length_m"]), dict(p)),
+                         index=frame.index)
+    return expected
+
+
 ASSET_TYPE = AssetType(
     name="pipeline",
     label="Pipeline",
@@ -144,6 +153,9 @@ ASSET_TYPE = AssetType(
         "leak_position": 0.5,
     },
     simulate=simulate,
+    uses={"inlet_flow": "inlet_flow"},
+    # Darcy-Weisbach: the drop either flow would give over the whole pipe
+    expectations={"pressure_drop": (drop_of("inlet_flow"), drop_of("outlet_flow"))},
     physical_faults={"leak": ("outlet_flow", "pressure_drop"),
                      "overuse": ("inlet_flow", "outlet_flow", "pressure_drop")},
     anomaly_rules=(

@@ -148,6 +148,7 @@ ASSET_TYPE = AssetType(
         "level_time_constant_min": 30.0,
     },
     simulate=simulate,
+    uses={"outflow": "outflow"},
     physical_faults={"leak": ("level", "pressure", "inflow"),
                      "overuse": ("outflow", "inflow", "level", "pressure")},
     anomaly_rules=(

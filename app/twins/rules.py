@@ -30,6 +30,12 @@ The rules:
 * :class:`Spike` - the adaptive check: a rolling z-score against the ``anomaly.zscore_window``
   readings before beyond ``anomaly.zscore_threshold`` (or a reading outside what the sensor
   can read), back within ``anomaly.spike_max_minutes``.
+* :class:`Drift` - the model-based check every sensor gets: the sensor against what the other
+  sensors, the physics and the time of day say it should read (:mod:`app.expectations`),
+  watched by a CUSUM (:mod:`app.changes`); a departure that grows from nothing is a drift.
+* :class:`Overuse` - what the asset uses (a sensor, or a calculation of its sensors) against
+  what it is expected to use at that time, by a one-sided CUSUM: ``anomaly.residuals
+  .overuse_ratio`` times it or more for ``overuse_minutes`` is overuse.
 
 Where a check needs the type's physics (what a tank's level says its pressure must be, whether
 a pressure drop puts a loss along a pipe or at a meter), the type module passes it in as a
@@ -45,6 +51,8 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import pandas as pd
 
+from app.changes import Departure, cusum, threshold_for
+from app.expectations import Expectation, Expectations, block_starts
 from settings import AnomalySettings, SensorLimits
 
 Severity = Literal["critical", "warning"]
@@ -63,6 +71,8 @@ class RuleContext:
     units: Mapping[str, str]
     normal: Mapping[str, tuple[float | None, float | None]]
     interval: pd.Timedelta
+    #: what the twin expects of each sensor in this frame (the model-based rules read it)
+    expectations: Expectations | None = None
 
     def limits(self, sensor: str) -> SensorLimits | None:
         return self.static.get(sensor)
@@ -83,6 +93,11 @@ class Check:
     describe: Describe
     min_minutes: float = 0.0
     max_minutes: float | None = None
+    #: the readings at which the rule raised the alarm (a CUSUM past its threshold), where it
+    #: is not simply a run lasting ``min_minutes``
+    alarms: pd.Series | None = None
+    #: how far each reading departs, in standard deviations (a model-based rule's evidence)
+    strength: pd.Series | None = None
 
 
 class Rule(Protocol):
@@ -522,5 +537,238 @@ class Expected:
         return Check(marked, departed, limits.for_minutes)
 
 
+# -- model-based rules ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Watched:
+    """One expectation's departures: the block residuals' CUSUM mapped back to readings."""
+
+    expectation: Expectation
+    threshold: float
+    departures: list[Departure]
+    blocks: np.ndarray  # each block's start, epoch ns
+    rows: np.ndarray  # each reading's block position
+    means: pd.Series  # each block's mean residual
+    sigmas: pd.Series  # each block's spread
+
+    def span(self, departure: Departure) -> np.ndarray:
+        """The positions of the readings from the departure's change point to its last alarm."""
+        return np.flatnonzero((self.rows >= departure.start) & (self.rows <= departure.end))
+
+    def alarm(self, departure: Departure) -> int:
+        """The position of the last reading of the block the departure first alarmed in."""
+        return int(np.flatnonzero(self.rows <= departure.alarm)[-1])
+
+
+def watch(expectation: Expectation, settings: AnomalySettings,
+          directions: tuple[int, ...] = (1, -1)) -> Watched:
+    """The CUSUM of an expectation's block-mean residuals in standard deviations."""
+    model = settings.residuals
+    block = pd.Timedelta(minutes=model.block_minutes)
+    starts = block_starts(pd.DatetimeIndex(expectation.actual.index), block)
+    frame = pd.DataFrame({"b": starts, "r": expectation.residual.to_numpy(),
+                          "s": expectation.sigma.to_numpy()})
+    grouped = frame.groupby("b", sort=True)
+    means, spread = grouped["r"].mean(), grouped["s"].first()
+    z = (means / spread).to_numpy()
+    blocks = means.index.to_numpy()
+    rows = np.searchsorted(blocks, starts)
+    per_day = 1440.0 / model.block_minutes
+    h = threshold_for(model.false_alarm_days * per_day, model.cusum_k)
+    return Watched(expectation, h, cusum(z, model.cusum_k, h, directions), blocks, rows,
+                   means.reset_index(drop=True), spread.reset_index(drop=True))
+
+
+def _hours(index: pd.Index) -> np.ndarray:
+    stamps = pd.DatetimeIndex(index).as_unit("ns").asi8
+    return (stamps - stamps[0]) / 3.6e12
+
+
+def _line(values: np.ndarray, hours: np.ndarray) -> tuple[float, float, float]:
+    """Least-squares ``values = start + slope x hours``: (start, slope, squared error)."""
+    good = np.isfinite(values)
+    values, hours = values[good], hours[good]
+    if len(values) < 3 or np.ptp(hours) == 0:
+        return float(np.nanmean(values)) if len(values) else 0.0, 0.0, np.inf
+    slope, start = np.polyfit(hours, values, 1)
+    return float(start), float(slope), float(np.sum((values - start - slope * hours) ** 2))
+
+
+#: A use whose departure a scaled expectation fits within this factor of a line's error is the
+#: asset doing more (the two look alike over a short, nearly straight stretch of a daily cycle).
+SCALED_TOLERANCE = 1.25
+
+
+def grows(residual: np.ndarray, hours: np.ndarray, expected: np.ndarray | None = None) -> bool:
+    """Whether a departure grows from nothing (a drift) rather than jumping (a step) or
+    scaling what is expected (``expected`` given: the asset doing more, not a sensor). A
+    least-squares line through it must start at less than half of where it ends, and fit
+    clearly better than the expected values scaled (:data:`SCALED_TOLERANCE`)."""
+    start, slope, error = _line(residual, hours)
+    end = start + slope * float(np.nanmax(hours) if len(hours) else 0.0)
+    if not (abs(start) < 0.5 * abs(end)):
+        return False
+    if expected is not None:
+        good = np.isfinite(residual) & np.isfinite(expected)
+        e, r = expected[good], residual[good]
+        if len(e) >= 3 and float(e @ e) > 0:
+            scale = float(e @ r) / float(e @ e)
+            if float(np.sum((r - scale * e) ** 2)) < SCALED_TOLERANCE * error:
+                return False
+    return True
+
+
+def _since(index: pd.Index) -> str:
+    return f"{pd.Timestamp(index[0]):%d %b %H:%M} UTC"
+
+
+#: A sensor whose two commonest exact readings make up this share of its readings rests at them
+#: (a flow at 0 while nothing is drawn, a heater at 0 or its rating).
+RESTING_SHARE = 0.5
+
+
+def intermittent(values: pd.Series) -> bool:
+    """Whether a sensor mostly rests at a value or two: on/off and random, no regression says
+    what it should read from one minute to the next, so it gets no drift check (its flat lines,
+    spikes and limits are still watched)."""
+    finite = values[np.isfinite(values)]
+    if len(finite) < 10:
+        return False
+    return float(finite.value_counts(normalize=True).iloc[:2].sum()) >= RESTING_SHARE
+
+
+@dataclass(frozen=True)
+class Drift:
+    """The sensor departing, ever further, from what the twin expects of it: from the other
+    sensors, the type's physics and the time of day (its *consistent* expectation). To be the
+    sensor's own fault and not another's, its usual pattern (the time alone) must depart the
+    same way at the same time, by a CUSUM of its own: a drifting flow meter misleads the
+    expectation of the pressure drop too, but the pressure drop itself reads what it always
+    reads."""
+
+    sensor: str
+    consumption: bool = False
+    severity: Severity = "warning"
+    kind: str = "drift"
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (self.sensor,)
+
+    def check(self, frame: pd.DataFrame, context: RuleContext) -> Check | None:
+        if self.sensor not in frame or context.expectations is None or intermittent(frame[self.sensor]):
+            return None
+        consistent = context.expectations.consistent(self.sensor)
+        if consistent is None:
+            return None
+        usual = context.expectations.usual(self.sensor)
+        watched = watch(consistent, context.settings)
+        own = watch(usual, context.settings) if usual is not None and usual is not consistent else None
+        residual = consistent.residual.to_numpy()
+        low, high = context.normal.get(self.sensor, (None, None))
+        least = (context.settings.residuals.min_drift_fraction * (high - low)
+                 if low is not None and high is not None and high > low else 0.0)
+        marked, alarms = np.zeros(len(frame), dtype=bool), np.zeros(len(frame), dtype=bool)
+        for departure in watched.departures:
+            rows = watched.span(departure)
+            if len(rows) < 3:
+                continue
+            hours = _hours(frame.index[rows])
+            scaled = consistent.expected.to_numpy()[rows] if self.consumption else None
+            if not grows(residual[rows], hours, scaled):
+                continue
+            if np.nanmax(np.abs(residual[rows])) < least:
+                continue
+            raised = watched.alarm(departure)
+            if own is not None:  # the sensor's own usual pattern must depart the same way
+                same = [other for other in own.departures if other.direction == departure.direction
+                        and len(np.intersect1d(own.span(other), rows))]
+                if not same:
+                    continue
+                raised = max(raised, min(own.alarm(other) for other in same))
+            marked[rows] = True
+            alarms[min(raised, rows[-1])] = True
+        unit = context.units.get(self.sensor, "")
+        name = label(self.sensor)
+        threshold = watched.threshold
+
+        def drifted(episode: pd.DataFrame) -> str:
+            part = consistent.residual.reindex(episode.index).to_numpy()
+            start, slope, _ = _line(part, _hours(episode.index))
+            tail = part[-max(1, len(part) // 10):]
+            now = float(np.nanmean(tail)) if np.isfinite(tail).any() else 0.0
+            side = "above" if now > 0 else "below"
+            sigma = float(consistent.sigma.reindex(episode.index).median())
+            ground = " and ".join(["its usual pattern"] + (["the other sensors"] if consistent.inputs
+                                                           else []))
+            return (f"{name} drifting: {quantity(abs(now), unit)} {side} what {ground} say it "
+                    f"should read, changing {quantity(abs(slope), unit)} an hour, since "
+                    f"{_since(episode.index)} (the change point); its CUSUM passed "
+                    f"{threshold:.1f} x its {quantity(sigma, unit)} spread")
+
+        z = (watched.means / watched.sigmas).abs().to_numpy()[watched.rows]
+        return Check(pd.Series(marked, index=frame.index), drifted,
+                     alarms=pd.Series(alarms, index=frame.index), strength=pd.Series(z, index=frame.index))
+
+
+@dataclass(frozen=True)
+class Overuse:
+    """What the asset uses (``quantity``: a sensor or one of the type's calculations; the alert
+    is on ``sensor``) above what it is expected to use at that time of day and week, by a
+    one-sided CUSUM; a departure counts when the asset used ``overuse_ratio`` times what was
+    expected or more over it, for ``overuse_minutes`` or longer, and it does not grow from
+    nothing (that is a sensor drifting: :class:`Drift`)."""
+
+    quantity: str
+    sensor: str
+    severity: Severity = "warning"
+    kind: str = "overuse"
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (self.sensor,)
+
+    def check(self, frame: pd.DataFrame, context: RuleContext) -> Check | None:
+        if context.expectations is None:
+            return None
+        usual = context.expectations.usual(self.quantity)
+        if usual is None:
+            return None
+        settings = context.settings.residuals
+        watched = watch(usual, context.settings, directions=(1,))
+        actual, expected = usual.actual.to_numpy(), usual.expected.to_numpy()
+        marked, alarms = np.zeros(len(frame), dtype=bool), np.zeros(len(frame), dtype=bool)
+        for departure in watched.departures:
+            rows = watched.span(departure)
+            if len(rows) < 2:
+                continue
+            minutes = span_minutes(frame.iloc[rows[[0, -1]]], context.interval)
+            used, meant = float(np.nanmean(actual[rows])), float(np.nanmean(expected[rows]))
+            if minutes < settings.overuse_minutes or not meant > 0 or used < settings.overuse_ratio * meant:
+                continue
+            if grows(actual[rows] - expected[rows], _hours(frame.index[rows]), expected[rows]):
+                continue
+            marked[rows] = True
+            # raised once it had lasted long enough, and the CUSUM had alarmed
+            enough = rows[0] + max(0, int(np.searchsorted(
+                _hours(frame.index[rows]) * 60.0, settings.overuse_minutes)) - 1)
+            alarms[max(watched.alarm(departure), min(enough, rows[-1]))] = True
+        unit = context.units.get(self.quantity, context.units.get(self.sensor, ""))
+        name = label(self.quantity)
+
+        def used_more(episode: pd.DataFrame) -> str:
+            used = float(usual.actual.reindex(episode.index).mean())
+            meant = float(usual.expected.reindex(episode.index).mean())
+            return (f"{name} {used / meant:.1f} x what the twin expects at this time of day for "
+                    f"{minutes_text(span_minutes(episode, context.interval))} (on average "
+                    f"{quantity(used, unit)} against {quantity(meant, unit)}), since "
+                    f"{_since(episode.index)}")
+
+        return Check(pd.Series(marked, index=frame.index), used_more, settings.overuse_minutes,
+                     alarms=pd.Series(alarms, index=frame.index))
+
+
 #: Every rule class, for documentation and tests.
-RULES: tuple[type, ...] = (Threshold, AtMostFor, Imbalance, Balance, Expected, FlatLine, Spike)
+RULES: tuple[type, ...] = (Threshold, AtMostFor, Imbalance, Balance, Expected, FlatLine, Spike,
+                           Drift, Overuse)

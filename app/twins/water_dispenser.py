@@ -205,6 +205,7 @@ ASSET_TYPE = AssetType(
         "ua_kw_per_k": 0.0002,
     },
     simulate=simulate,
+    uses={"flow": "flow"},
     physical_faults={"leak": ("level", "temperature", "power"),
                      "overuse": ("flow", "power", "temperature")},
     # The flow meter reads the draws: at most 0.001 L/min (the static limit) is "nothing

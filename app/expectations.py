@@ -1,0 +1,358 @@
+"""What the twin expects each sensor of an asset to read, learnt from the asset's own history.
+
+Two expectations of a quantity (a sensor, or a calculation that measures what the asset uses):
+
+* **usual** - by the time alone: what it reads at this time of day, on a weekday or at a
+  weekend. It is what the asset is expected to use; doing more than usual departs from it.
+* **consistent** - the time, plus what the asset's other sensors read at the same moment (each,
+  and its square: a pressure drop goes with the square of a flow), plus what the type's physics
+  expects of it (:attr:`AssetType.expectations` and the models of its ``Expected`` rules:
+  eps-NTU, Darcy-Weisbach, a sealed system's pressure). It is what the other sensors say the
+  sensor should read. A sensor that drifts departs from it; the whole asset working harder
+  does not, as every sensor moves together.
+
+Each is a ridge regression (scikit-learn) fitted per UTC day on the ``reference_days`` before
+that day and used for that day alone, so the expectation follows slow, healthy change (a
+season) and a day is judged by a model that has not seen it. The fit is trimmed: fitted once,
+readings more than :data:`TRIM` robust standard deviations from it (the faults in the
+reference) dropped, fitted again. What the regression still misses at each block of the day
+(weekdays and weekends apart: a flow clipped at zero, office hours) is its median residual
+there over the reference, added back. A day with less than ``min_reference_days`` of history
+before it is not judged. The spread that residuals are measured against is that of the
+reference's residuals, averaged over blocks of ``block_minutes`` (the CUSUM's unit) and taken
+robustly (1.4826 x the median absolute deviation), never below ``min_sigma_fraction`` of the
+sensor's normal range.
+
+What this cannot know: a fault that has lasted longer than the reference becomes "usual" once
+it fills most of it (the alert it raised stays until someone looks), and calendar features are
+in UTC, so a pattern kept in local time moves an hour at the clock change until a week has
+passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import Ridge
+
+from app.calculations import Carry
+from settings import ResidualSettings
+
+#: Readings this many robust standard deviations from the first fit are left out of the second.
+TRIM = 4.0
+#: How much larger a model's error is taken to be on a day it has not seen than on its
+#: reference, until enough days it had not seen say (its early days).
+UNSEEN = 1.3
+#: The fewest reference days of a kind (weekdays, weekends) whose own daily shape is used.
+SHAPE_DAYS = 3
+#: The most autocorrelation the spread is inflated for (x4.4).
+MAX_RHO = 0.9
+#: How far beyond the reference's range of an input (a share of that range) the consistency
+#: model is still trusted.
+GUARD_MARGIN = 0.1
+MAD_TO_SD = 1.4826
+RIDGE_ALPHA = 1.0
+DAY_NS = 86_400 * 10**9
+
+#: expectation(frame, parameters) -> a sensor's expected series (or None: does not apply)
+Physics = Callable[[pd.DataFrame, Mapping[str, Any]], "pd.Series | None"]
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """A quantity (``actual``) against what is expected of it, both on the frame's index;
+    ``sigma`` is the spread of block-mean residuals in the reference each row was judged by
+    (NaN where nothing is expected); ``inputs`` names what it is expected from."""
+
+    name: str
+    actual: pd.Series
+    expected: pd.Series
+    sigma: pd.Series
+    inputs: tuple[str, ...]
+
+    @property
+    def residual(self) -> pd.Series:
+        return self.actual - self.expected
+
+
+def calendar(index: pd.DatetimeIndex, harmonics: int) -> np.ndarray:
+    """Time-of-day harmonics, a weekend flag, and the harmonics again at weekends (UTC)."""
+    stamps = pd.DatetimeIndex(index)
+    day = np.asarray(stamps.hour * 3600 + stamps.minute * 60 + stamps.second, dtype=float) / 86_400.0
+    weekend = np.asarray(stamps.dayofweek >= 5, dtype=float)
+    columns = [weekend]
+    for k in range(1, harmonics + 1):
+        angle = 2.0 * np.pi * k * day
+        wave = [np.sin(angle), np.cos(angle)]
+        columns += wave + [weekend * w for w in wave]
+    return np.column_stack(columns) if columns else np.empty((len(stamps), 0))
+
+
+def _long_run(means: np.ndarray) -> float:
+    """The spread that block means of residuals accumulate with: their robust standard
+    deviation, inflated for their lag-one autocorrelation rho (an AR(1)'s long-run spread,
+    sqrt((1 + rho) / (1 - rho))): a thermostat's cycles or a model's slow errors make
+    neighbouring blocks alike, and a CUSUM would add them up as if they were news."""
+    spread = _robust_sd(means)
+    good = means[np.isfinite(means)]
+    if not np.isfinite(spread) or len(good) < 10:
+        return spread
+    centred = np.clip(good - np.median(good), -4 * spread, 4 * spread)
+    denominator = float(centred @ centred)
+    rho = float(centred[1:] @ centred[:-1]) / denominator if denominator > 0 else 0.0
+    rho = min(max(rho, 0.0), MAX_RHO)
+    return spread * float(np.sqrt((1 + rho) / (1 - rho)))
+
+
+def _robust_sd(values: np.ndarray) -> float:
+    values = values[np.isfinite(values)]
+    if len(values) < 2:
+        return float("nan")
+    spread = MAD_TO_SD * float(np.median(np.abs(values - np.median(values))))
+    return spread if spread > 0 else float(np.std(values))
+
+
+def _fit(x: np.ndarray, y: np.ndarray) -> tuple[Ridge, np.ndarray, np.ndarray] | None:
+    """A ridge fit on standardised inputs (the constant ones dropped), trimmed once."""
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    keep = scale > 1e-12
+    if not keep.any():
+        xs = np.zeros((len(y), 1))
+        keep, mean, scale = np.array([True]), np.zeros(1), np.ones(1)
+    else:
+        xs = (x[:, keep] - mean[keep]) / scale[keep]
+        mean, scale = mean[keep], scale[keep]
+    model = Ridge(alpha=RIDGE_ALPHA).fit(xs, y)
+    spread = _robust_sd(y - model.predict(xs))
+    if np.isfinite(spread) and spread > 0:
+        close = np.abs(y - model.predict(xs)) <= TRIM * spread
+        if 10 <= close.sum() < len(y):
+            model = Ridge(alpha=RIDGE_ALPHA).fit(xs[close], y[close])
+    return model, keep, np.vstack([mean, scale])
+
+
+def _predict(fitted: tuple[Ridge, np.ndarray, np.ndarray], x: np.ndarray) -> np.ndarray:
+    model, keep, (mean, scale) = fitted
+    if x.shape[1] == 0 or keep.shape[0] != x.shape[1]:
+        return np.full(len(x), float(model.intercept_))
+    return model.predict((x[:, keep] - mean) / scale)
+
+
+def block_starts(index: pd.DatetimeIndex, block: pd.Timedelta) -> np.ndarray:
+    """Each reading's block (epoch ns of the block's start)."""
+    stamps = pd.DatetimeIndex(index).as_unit("ns").asi8
+    return stamps - stamps % block.value
+
+
+def _block_means(values: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    frame = pd.DataFrame({"b": blocks, "v": values})
+    return frame.groupby("b", sort=True)["v"].mean().to_numpy()
+
+
+def _slots(stamps: np.ndarray, block: pd.Timedelta) -> tuple[np.ndarray, np.ndarray]:
+    """Each time's block of the UTC day, and whether it falls at a weekend."""
+    weekday = ((stamps // DAY_NS) + 3) % 7  # 1970-01-01 was a Thursday: Monday is 0
+    return (stamps % DAY_NS) // block.value, weekday >= 5
+
+
+def _shape(residual: np.ndarray, stamps: np.ndarray, block: pd.Timedelta) -> dict[tuple[bool, int], float]:
+    """The median residual of each block of the day (weekdays and weekends apart) over the
+    reference: the daily shape the harmonics miss (a flow clipped at zero, office hours)."""
+    slots, weekend = _slots(stamps, block)
+    days = pd.Series(stamps // DAY_NS).groupby(weekend).nunique()
+    if days.min() < SHAPE_DAYS or len(days) < 2:  # too few days of a kind: one shape for all
+        weekend = np.zeros(len(stamps), dtype=bool)
+        table = pd.DataFrame({"s": slots, "r": residual}).groupby("s")["r"].median()
+        return {(w, int(slot)): float(v) for slot, v in table.items() for w in (False, True)}
+    table = pd.DataFrame({"w": weekend, "s": slots, "r": residual}).groupby(["w", "s"])["r"].median()
+    return {(bool(w), int(slot)): float(v) for (w, slot), v in table.items()}
+
+
+def _shape_at(shape: dict[tuple[bool, int], float], stamps: np.ndarray, block: pd.Timedelta) -> np.ndarray:
+    slots, weekend = _slots(stamps, block)
+    out = np.empty(len(stamps))
+    for i, (w, slot) in enumerate(zip(weekend.tolist(), slots.tolist(), strict=True)):
+        out[i] = shape.get((w, slot), shape.get((not w, slot), 0.0))
+    return out
+
+
+def _outside(x: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Rows of ``x`` with an input outside what the reference saw of it (its 0.1 % to 99.9 %
+    quantiles, widened by a tenth of that span): a regression there would extrapolate."""
+    if x.shape[1] == 0 or len(reference) == 0:
+        return np.zeros(len(x), dtype=bool)
+    low, high = np.quantile(reference, [0.001, 0.999], axis=0)
+    margin = GUARD_MARGIN * (high - low)
+    return ((x < low - margin) | (x > high + margin)).any(axis=1)
+
+
+def fit_by_day(x: np.ndarray, y: np.ndarray, index: pd.DatetimeIndex, settings: ResidualSettings,
+               interval: pd.Timedelta, floor: float,
+               guarded: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(expected, sigma) at each row of a sorted ``index``: each UTC day from a model fitted on
+    the reference days before it (see the module docstring); NaN where none could be, and
+    where an input among the ``guarded`` columns of ``x`` (the other sensors) is outside what
+    the reference saw: the asset is somewhere its model has not been (overloaded, or an input
+    sensor has drifted), and a drift of this sensor cannot be told there."""
+    stamps = pd.DatetimeIndex(index).as_unit("ns").asi8
+    expected = np.full(len(y), np.nan)
+    sigma = np.full(len(y), np.nan)
+    if len(y) == 0:
+        return expected, sigma
+    block = pd.Timedelta(minutes=settings.block_minutes)
+    blocks = block_starts(index, block)
+    reference = int(settings.reference_days * DAY_NS)
+    least = 0.5 * settings.min_reference_days * DAY_NS / max(interval.value, 1)
+    usable = np.isfinite(y) & np.isfinite(x).all(axis=1)
+    unseen: list[tuple[int, np.ndarray]] = []  # each judged day's block residuals
+    least_blocks = settings.min_reference_days * 1440.0 / settings.block_minutes
+    first_day = stamps[0] - stamps[0] % DAY_NS
+    for day in range(first_day, stamps[-1] + 1, DAY_NS):
+        begin, end = np.searchsorted(stamps, [day, day + DAY_NS])
+        if begin == end:
+            continue
+        ref_begin = int(np.searchsorted(stamps, day - reference))
+        rows = np.arange(ref_begin, begin)[usable[ref_begin:begin]]
+        weekend = bool(_slots(np.array([day]), block)[1][0])
+        if not (_slots(stamps[rows], block)[1] == weekend).any():
+            continue  # a weekend judged by weekdays alone (or the reverse) is not judged
+        if len(rows) < least or stamps[begin - 1] - stamps[ref_begin] < (
+                settings.min_reference_days * DAY_NS - 2 * interval.value):
+            continue
+        fitted = _fit(x[rows], y[rows])
+        if fitted is None:
+            continue
+        residual = y[rows] - _predict(fitted, x[rows])
+        shape = _shape(residual, stamps[rows], block)
+        residual = residual - _shape_at(shape, stamps[rows], block)
+        spread = _long_run(_block_means(residual, blocks[rows]))
+        # The fit has seen its reference, so its residuals there understate its error on a
+        # day it has not seen: where the days before were judged too, their errors say.
+        judged = [m for when, m in unseen if when >= day - reference]
+        if sum(len(m) for m in judged) >= least_blocks:
+            spread = max(spread, _long_run(np.concatenate(judged)))
+        elif np.isfinite(spread):
+            spread *= UNSEEN
+        today = np.arange(begin, end)[usable[begin:end]]
+        if not len(today):
+            continue
+        if guarded is not None and guarded.any():
+            today = today[~_outside(x[today][:, guarded], x[rows][:, guarded])]
+        expected[today] = _predict(fitted, x[today]) + _shape_at(shape, stamps[today], block)
+        sigma[begin:end] = max(spread if np.isfinite(spread) else 0.0, floor)
+        unseen.append((day, _block_means(y[today] - expected[today], blocks[today])))
+    return expected, sigma
+
+
+class Expectations:
+    """The expectations of one frame's quantities, each computed once (rules share them).
+
+    ``quantities`` are the uses the type measures with a calculation (its ``uses`` that are not
+    sensors), computed by the type's ``calculate``; ``physics`` the physics expectations per
+    sensor; ``normal`` each sensor's normal range (for the spread's floor)."""
+
+    def __init__(self, frame: pd.DataFrame, settings: ResidualSettings, interval: pd.Timedelta,
+                 sensors: tuple[str, ...], normal: Mapping[str, tuple[float | None, float | None]],
+                 physics: Mapping[str, tuple[Physics, ...]] | None = None,
+                 parameters: Mapping[str, Any] | None = None,
+                 derive: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> None:
+        self.frame = frame
+        self.settings = settings
+        self.interval = interval
+        self.sensors = tuple(s for s in sensors if s in frame)
+        self.normal = normal
+        self.physics = physics or {}
+        self.parameters = dict(parameters or {})
+        self._derive = derive
+        self._derived: pd.DataFrame | None = None
+        self._calendar: np.ndarray | None = None
+        self._cache: dict[tuple[str, str], Expectation | None] = {}
+
+    def _time(self) -> np.ndarray:
+        if self._calendar is None:
+            self._calendar = calendar(pd.DatetimeIndex(self.frame.index), self.settings.harmonics)
+        return self._calendar
+
+    def quantity(self, name: str) -> pd.Series | None:
+        """A sensor's readings, or a calculation of them (the type's), on the frame's index."""
+        if name in self.frame:
+            return self.frame[name].astype(float)
+        if self._derive is None:
+            return None
+        if self._derived is None:
+            try:
+                self._derived = self._derive(self.frame)
+            except (KeyError, ValueError):
+                self._derived = pd.DataFrame(index=self.frame.index)
+        return self._derived[name].astype(float) if name in self._derived else None
+
+    def _floor(self, name: str, values: pd.Series) -> float:
+        low, high = self.normal.get(name, (None, None))
+        if low is not None and high is not None and high > low:
+            width = high - low
+        else:
+            finite = values[np.isfinite(values)]
+            width = float(finite.abs().median()) if len(finite) else 0.0
+        return max(self.settings.min_sigma_fraction * width, 1e-9)
+
+    def _expect(self, name: str, x: np.ndarray, inputs: tuple[str, ...],
+                guarded: np.ndarray | None = None) -> Expectation | None:
+        actual = self.quantity(name)
+        if actual is None or actual.notna().sum() == 0:
+            return None
+        expected, sigma = fit_by_day(x, actual.to_numpy(dtype=float), pd.DatetimeIndex(self.frame.index),
+                                     self.settings, self.interval, self._floor(name, actual), guarded)
+        if not np.isfinite(expected).any():
+            return None
+        index = self.frame.index
+        return Expectation(name, actual, pd.Series(expected, index=index),
+                           pd.Series(sigma, index=index), inputs)
+
+    def usual(self, name: str) -> Expectation | None:
+        """``name`` by the time of day and week alone."""
+        key = ("usual", name)
+        if key not in self._cache:
+            self._cache[key] = self._expect(name, self._time(), ())
+        return self._cache[key]
+
+    def consistent(self, sensor: str) -> Expectation | None:
+        """``sensor`` by the time, the asset's other sensors now, and the type's physics; the
+        usual expectation when there is nothing else to go by."""
+        key = ("consistent", sensor)
+        if key in self._cache:
+            return self._cache[key]
+        columns, inputs = [self._time()], []
+        for other in self.sensors:
+            if other == sensor:
+                continue
+            values = self.frame[other].astype(float).ffill().to_numpy()
+            columns += [values[:, None], (values ** 2)[:, None]]
+            inputs.append(other)
+        for model in self.physics.get(sensor, ()):
+            try:
+                predicted = model(self.frame, self.parameters)
+            except (KeyError, ValueError, ZeroDivisionError):
+                predicted = None
+            if predicted is not None:
+                columns.append(np.asarray(predicted, dtype=float)[:, None])
+                inputs.append("physics")
+        x = np.hstack(columns)
+        guarded = np.zeros(x.shape[1], dtype=bool)
+        guarded[self._time().shape[1]:] = True  # the other sensors and the physics
+        result = (self._expect(sensor, x, tuple(inputs), guarded) if inputs
+                  else self.usual(sensor))
+        self._cache[key] = result
+        return result
+
+
+def derive_with(calculate: Callable[..., tuple[pd.DataFrame, Carry]],
+                parameters: Mapping[str, Any]) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """A type's calculations of a frame, as :class:`Expectations` derives a use from them."""
+    def derive(frame: pd.DataFrame) -> pd.DataFrame:
+        built, _ = calculate(frame, Carry(), dict(parameters))
+        return built
+    return derive
