@@ -18,6 +18,8 @@ import pandas as pd
 from dash import Input, Output, Patch, State, dcc, no_update
 from flask_login import current_user
 
+from app.alerts import page_alerts
+from app.anomalies import residual_view
 from app.asset_view import (
     AssetInfo,
     Channel,
@@ -44,6 +46,10 @@ SPANS = {"1h": timedelta(hours=1), "1d": timedelta(days=1), "7d": timedelta(days
          "30d": timedelta(days=30), "1y": timedelta(days=365)}
 _X_RANGE = re.compile(r"^xaxis\d*\.range\[(0|1)\]$")
 MAX_STACKED = 3
+#: the longest range the expectation plot models (30 days of minute readings take about 2 s)
+MAX_EXPECTATION_DAYS = 30
+#: open alerts of the asset read to find its newest drift (an asset has a handful at most)
+OPEN_ALERTS_READ = 200
 
 
 def _info(asset_id: Any) -> AssetInfo | None:
@@ -108,6 +114,48 @@ def _options(channels: tuple[Channel, ...]) -> list[dict[str, str]]:
 
 def _revision(info: AssetInfo, *parts: Any) -> str:
     return ":".join(str(p) for p in (info.id, *parts))
+
+
+def drifting_sensor(info: AssetInfo) -> str | None:
+    """The sensor of the asset's newest open drift alert, if it has one: what a user who
+    came from that alert wants explained."""
+    names = {c.name for c in info.sensors}
+    rows, _ = page_alerts(db_session(), current_user.supplier_id, offset=0, limit=OPEN_ALERTS_READ,
+                          status="open", asset_id=info.id)
+    newest = max((r for r in rows if r.kind == "drift" and r.sensor in names),
+                 key=lambda r: (r.started_at, r.id), default=None)
+    return newest.sensor if newest else None
+
+
+def expectation_figure(info: AssetInfo | None, sensor: str | None, start: datetime,
+                       end: datetime) -> tuple[Any, Any]:
+    """The expectation plot of ``sensor`` (a sensor's name) over [start, end), at most its
+    last :data:`MAX_EXPECTATION_DAYS`, and the note beneath it."""
+    title = "Sensor against expectation"
+    channel = next((c for c in info.sensors if c.name == sensor), None) if info else None
+    if info is None or channel is None:
+        return figures.empty(title, "Choose a sensor above."), None
+    shown_days = None
+    if end - start > timedelta(days=MAX_EXPECTATION_DAYS):
+        start, shown_days = end - timedelta(days=MAX_EXPECTATION_DAYS), MAX_EXPECTATION_DAYS
+    settings = twin().settings
+    words = channel.name.replace("_", " ")
+    try:
+        view = residual_view(twin().db, settings, info.id, channel.name, start, end)
+    except LookupError:  # the asset was deleted since the page was drawn
+        return figures.empty(title, "This asset is not available."), None
+    if view is not None and not view.readings["actual"].notna().any():
+        return figures.empty(title, f"No readings of {words} in this range."), None
+    if view is None or not view.readings["expected"].notna().any():
+        days = settings.anomaly.residuals.min_reference_days
+        return figures.empty(title, f"Not enough history yet: the twin learns what to expect of {words} "
+                                    f"from<br>at least {days:g} days of readings before the range. "
+                                    "Choose a later range, or wait for more readings."), None
+    name = words[:1].upper() + words[1:]
+    figure = figures.expectation(view.readings, view.blocks, view.threshold, name, view.unit,
+                                 f"{name}: readings against what the twin expects, and the drift check",
+                                 revision=_revision(info, "expectation", sensor, start.isoformat()))
+    return figure, page.expectation_note(view.inputs, settings.anomaly.residuals.block_minutes, shown_days)
 
 
 def register(app: dash.Dash) -> None:
@@ -381,6 +429,23 @@ def register(app: dash.Dash) -> None:
         if view.truncated:
             rows.append(("Note", "the newest forecasts of this range only; choose a shorter range for all"))
         return figure, page.forecast_details(rows, models)
+
+    @app.callback(Output(ids.ASSET_RESIDUAL_SENSOR, "options"), Output(ids.ASSET_RESIDUAL_SENSOR, "value"),
+                  Input(ids.ASSET_ID, "data"))
+    def expectation_sensors(asset_id):  # type: ignore[no-untyped-def]
+        info = _info(asset_id)
+        if info is None or not info.sensors:
+            return [], None
+        options = [{"label": c.label, "value": c.name} for c in info.sensors]
+        return options, drifting_sensor(info) or info.sensors[0].name
+
+    @app.callback(Output(ids.ASSET_RESIDUALS, "figure"), Output(ids.ASSET_RESIDUAL_NOTE, "children"),
+                  *range_inputs, Input(ids.ASSET_RESIDUAL_SENSOR, "value"))
+    def expectation_plot(asset_id, preset, custom_start, custom_end, sensor):  # type: ignore[no-untyped-def]
+        info = _info(asset_id)
+        if info is None:
+            return figures.empty("Sensor against expectation", "This asset is not available."), None
+        return expectation_figure(info, sensor, *chosen_range(info, preset, custom_start, custom_end))
 
     @app.callback(Output(ids.ASSET_BATCH_GRAPH, "figure"), Input(ids.ASSET_ID, "data"), Input(ids.ASSET_BATCH, "value"))
     def batch_plot(asset_id, batch_id):  # type: ignore[no-untyped-def]

@@ -99,6 +99,10 @@ def layout(asset_id: str = "", **_query: str) -> html.Div:
             card("Predictions against actual values",
                  [graph(ids.ASSET_FORECAST, "asset-forecast", 520), html.Div(id=ids.ASSET_FORECAST_METRICS)],
                  [picker(ids.ASSET_TARGET, "Model (target and mode)")]),
+            card("Sensor against expectation",
+                 [graph(ids.ASSET_RESIDUALS, "asset-expectation", 680),
+                  html.Div(id=ids.ASSET_RESIDUAL_NOTE, className="small text-muted")],
+                 [picker(ids.ASSET_RESIDUAL_SENSOR, "Sensor")]),
             card("Input data of a pipeline batch", [graph(ids.ASSET_BATCH_GRAPH, "asset-batch")],
                  [picker(ids.ASSET_BATCH, "Choose a batch")]),
         ]
@@ -132,6 +136,23 @@ def header(name: str, site: str, type_label: str, description: str, extent: str,
             html.Div(extent, className="small text-muted"),
         ]
     )
+
+
+def expectation_note(inputs: tuple[str, ...], block_minutes: float, shown_days: int | None = None) -> html.Div:
+    """Under the expectation plot: what the twin's expectation went by, and how to read the
+    CUSUM; ``shown_days`` when the plot shows only the last days of a longer range."""
+    sources = [name.replace("_", " ") for name in inputs if name != "physics"]
+    if "physics" in inputs:
+        sources.append("the type's physics")
+    by = ", ".join(["the time of day and week", *sources[:-1]]) + (f" and {sources[-1]}" if sources else "")
+    parts = [f"Expected from {by}, learnt from the asset's own history. The residual is averaged "
+             f"over {block_minutes:g} minutes; the CUSUM adds up how far those averages stray, in "
+             "standard deviations, and the drift check raises an alert once it passes the "
+             "threshold."]
+    if shown_days is not None:
+        parts.append(f" Shown for the last {shown_days} days of the range: choose a custom range "
+                     "for earlier days.")
+    return html.Div(parts)
 
 
 def metrics_table(rows: list[tuple[str, str]]) -> dbc.Table:

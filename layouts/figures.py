@@ -209,3 +209,75 @@ def periods_and_cumulative(ends: Sequence[str], kwh: Sequence[float], cost_pound
     figure = _finish(figure, title, height=420, revision=revision)
     figure.update_layout(barmode="group", hovermode="x unified")
     return figure
+
+
+def _thinned(values: pd.Series, max_points: int) -> tuple[list[str], list[float | None]]:
+    """A UTC-indexed series as points to draw: its gaps (NaN) kept where they are, at most
+    about ``max_points`` points (MinMaxLTTB, as the sensor plots are thinned)."""
+    from app.series import downsample  # the sensor plots' own thinning, so both look alike
+
+    if len(values) > max_points:
+        finite = values[np.isfinite(values.to_numpy(dtype=float))]
+        ts, kept, _ = downsample(pd.DatetimeIndex(finite.index).as_unit("ns").asi8,
+                                 finite.to_numpy(dtype=float), max_points)
+        values = pd.Series(kept, index=pd.to_datetime(ts, unit="ns", utc=True))
+    return uk_times(pd.DatetimeIndex(values.index)), values_list(values.to_numpy(dtype=float))
+
+
+def expectation(readings: pd.DataFrame, blocks: pd.DataFrame, threshold: float, name: str, unit: str,
+                title: str, *, revision: str, max_points: int = 2000) -> go.Figure:
+    """A sensor against what the twin expects of it, on one time axis in three panels: the
+    readings and the expectation (``readings``: ``actual``, ``expected``); the residual's
+    block means with a band of one standard deviation either side of zero (``blocks``:
+    ``residual``, ``sigma``, sensor units); and the drift check's CUSUM statistics (``blocks``:
+    ``upper``, ``lower``, standard deviations) against the alarm ``threshold``."""
+    figure = make_subplots(rows=3, cols=1, shared_xaxes=True, row_heights=[0.45, 0.25, 0.30],
+                           vertical_spacing=0.05)
+    value = f"%{{x|%d %b %Y %H:%M}}<br>%{{y:.4g}} {unit}"
+    for column, label, style in (("actual", f"{name} read", {"color": COLOURS[0], "width": 1.5}),
+                                 ("expected", "Expected by the twin", {"color": "#12263f", "width": 1.5,
+                                                                        "dash": "dot"})):
+        x, y = _thinned(readings[column], max_points)
+        kind = go.Scattergl if len(x) >= WEBGL_FROM else go.Scatter
+        figure.add_trace(kind(x=x, y=y, mode="lines", name=label, line=style,
+                              hovertemplate=value + f"<extra>{column}</extra>"), row=1, col=1)
+    x = uk_times(pd.DatetimeIndex(blocks.index))
+    sigma = blocks["sigma"].to_numpy(dtype=float)
+    figure.add_trace(go.Scatter(x=x, y=values_list(sigma), mode="lines", line={"width": 0}, showlegend=False,
+                                name="+1 σ", hoverinfo="skip"), row=2, col=1)
+    figure.add_trace(go.Scatter(x=x, y=values_list(-sigma), mode="lines", line={"width": 0}, fill="tonexty",
+                                fillcolor="rgba(108,117,125,0.18)", name="±1 σ (usual spread)",
+                                hoverinfo="skip"), row=2, col=1)
+    figure.add_trace(go.Scatter(x=x, y=values_list(blocks["residual"].to_numpy(dtype=float)), mode="lines",
+                                name="Residual (read − expected)", line={"color": COLOURS[1], "width": 1.5},
+                                hovertemplate=value + "<extra>residual</extra>"), row=2, col=1)
+    figure.add_hline(y=0, line={"color": "#6e84a3", "width": 1}, row=2, col=1)
+    sigmas = "%{x|%d %b %Y %H:%M}<br>%{y:.3g} σ"
+    for column, label, colour in (("upper", "CUSUM, reading high", COLOURS[2]),
+                                  ("lower", "CUSUM, reading low", COLOURS[4])):
+        figure.add_trace(go.Scatter(x=x, y=values_list(blocks[column].to_numpy(dtype=float)), mode="lines",
+                                    name=label, line={"color": colour, "width": 1.5},
+                                    hovertemplate=sigmas + f"<extra>{column}</extra>"), row=3, col=1)
+    figure.add_hline(y=threshold, line={"color": "#e63757", "width": 1.5, "dash": "dash"},
+                     annotation_text=f"alarm threshold h = {threshold:.1f} σ",
+                     annotation_position="top left", annotation_font={"color": "#e63757", "size": 12},
+                     row=3, col=1)
+    peak = float(np.nanmax(blocks[["upper", "lower"]].to_numpy(dtype=float), initial=0.0))
+    ceiling = 4 * threshold
+    if peak > ceiling:
+        # Past the threshold the alarm has fired; drawn to its peak, the threshold would sit on
+        # the axis and the moment it was crossed could not be seen.
+        figure.update_yaxes(range=[0, ceiling], row=3, col=1)
+        figure.add_annotation(text=f"off the scale: peaks at {peak:,.0f} σ", showarrow=False,
+                              xref="x3 domain", yref="y3 domain", x=0.99, y=0.98, xanchor="right",
+                              yanchor="top", font={"size": 12, "color": "#6e84a3"})
+    else:  # the threshold always in sight, with room for its label
+        figure.update_yaxes(range=[0, 1.15 * max(peak, threshold)], row=3, col=1)
+    figure.update_yaxes(title_text=f"{name} ({unit})" if unit else name, row=1, col=1)
+    figure.update_yaxes(title_text=f"Residual ({unit})" if unit else "Residual", row=2, col=1)
+    figure.update_yaxes(title_text="CUSUM (σ)", row=3, col=1)
+    figure.update_xaxes(title_text=TIME_AXIS, row=3, col=1)
+    figure = _finish(figure, title, height=680, revision=revision)
+    # Panel by panel, top to bottom (a filled band would turn plotly's default order around).
+    figure.update_layout(legend={"traceorder": "normal"})
+    return figure

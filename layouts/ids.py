@@ -108,6 +108,9 @@ ASSET_CALCS = "asset-calculations"
 ASSET_TARGET = "asset-target"
 ASSET_FORECAST = "asset-forecast"
 ASSET_FORECAST_METRICS = "asset-forecast-metrics"
+ASSET_RESIDUAL_SENSOR = "asset-residual-sensor"
+ASSET_RESIDUALS = "asset-residuals"  # a sensor against what the twin expects, and its CUSUM
+ASSET_RESIDUAL_NOTE = "asset-residual-note"
 
 # meter page
 METER_ID = "meter-id"
