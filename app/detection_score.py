@@ -19,8 +19,11 @@ Scoring, per fault kind:
   sensor, in the fault's window or the :data:`AFTERMATH` of a physical fault (a tank refills and
   water reheats after the leak has stopped).
 
-Drift has no alert of its own: it is found when any alert on its sensor overlaps it, and has no
-precision. Sensor faults are not put on a sensor that rests at one exact value most of the time
+A drift is found when any alert on its sensor overlaps it (a sensor drifting past a limit has
+been found; ``found_as_kind`` counts those found by a drift alert), and precision is counted
+over the drift alerts (kind ``drift``). Each found fault's delay runs from its start to when the
+first alert that found it was noticed. The model-based checks learn from the reference days
+of healthy history simulated before the plan (:func:`evaluate`). Sensor faults are not put on a sensor that rests at one exact value most of the time
 (:data:`NOT_OBSERVABLE`): stuck there, it reads what a healthy one reads.
 """
 
