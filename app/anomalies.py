@@ -23,11 +23,16 @@ Classifying (each finding's ``classification``; its message ends with the reason
        the outflow sensor (the rule's ``drawn_by``) showed nothing drawn; a stored water
        temperature below its setpoint further than the water drawn in the hours before can
        cool it (cold water is replacing water that leaks).
-    3. ``overuse`` - a consumption sensor (the rule says so: power, fuel, water drawn) above
-       its limit; a stored water temperature below its setpoint because more is drawn than the
-       heater can reheat.
+    3. ``overuse`` - what the asset uses (the type's ``uses``: fuel, torque, water drawn, heat
+       passed) above what it is expected to use at that time of day and week
+       (:class:`~app.twins.rules.Overuse`, by a CUSUM on the usual expectation).
     4. ``other`` - anything else outside its limits (a temperature above its setpoint, a flow
-       that stopped, a low level while water was being drawn).
+       that stopped, a low level while water was being drawn, a use above its rated limit, a
+       store below its setpoint because more is drawn than the heater can reheat).
+
+    And the model-based ``drift`` (:class:`~app.twins.rules.Drift`, on every sensor:
+    ``sensor_error``), whose findings carry the change point, when the CUSUM noticed it and how
+    far it departed.
     The first that applies wins. Leakage is critical; otherwise the rule says the severity
     (``critical`` or ``warning``; ``warning`` unless the type says otherwise). Then sensor errors explain other findings away: a finding
     that lies within a flat line or a spike of a sensor its rule reads is dropped (a stuck level
@@ -218,7 +223,8 @@ def _cooling(rule: Threshold, episode: pd.DataFrame, before: pd.DataFrame,
     inlet water: it cools the store by (setpoint - inlet) / litres. If what was drawn in the
     :data:`DRAW_LOOKBACK` before and during the episode cannot cool it as far as it fell (from
     where it was at the start of that time), cold water is replacing water that leaves another
-    way (leakage); if it can, water is drawn faster than the heater reheats it (overuse)."""
+    way (leakage); if it can, water is drawn faster than the heater reheats it (other: a burst
+    of draws is not overuse unless it is more than usual, which :class:`Overuse` judges)."""
     assert rule.drawn_by is not None and rule.refill is not None
     if rule.heated_by in episode:
         limits = context.static.get(rule.heated_by)
@@ -239,8 +245,9 @@ def _cooling(rule: Threshold, episode: pd.DataFrame, before: pd.DataFrame,
         return ("leakage", f"only {drawn:.1f} L was drawn in the {hours:g} hours before and during "
                            f"it, which cools the water {explained:.1f} °C, not {fell:.1f} °C: cold "
                            "water is replacing water that leaks")
-    return ("overuse", f"{drawn:.1f} L was drawn in the {hours:g} hours before and during it, "
-                       "more than the heater can reheat")
+    return ("other", f"{drawn:.1f} L was drawn in the {hours:g} hours before and during it, "
+                     "more than the heater can reheat (whether that is more than usual is the "
+                     "overuse check's to say)")
 
 
 def classify(rule: Rule, episode: pd.DataFrame, context: RuleContext,
@@ -337,52 +344,58 @@ def detect(asset_type_name: str | AssetType, parameters: Mapping[str, Any], fram
 
 
 #: Findings that name the faulty sensor itself: they explain every other finding away.
-FAULTY_READINGS = ("flat_line", "spike", "drift")
+FAULTY_READINGS = ("flat_line", "spike")
 
 
 def explained_away(found: list[tuple[Finding, tuple[str, ...]]], margin: timedelta) -> list[Finding]:
     """The findings (each with the sensors its rule reads) without those sensor errors explain
     (see the module docstring), give or take ``margin`` (the longest a rule takes to see a
-    fault, and the merge gap). A drift that overlaps a leak on a sensor the leak's rule reads
-    is the leak (a leak moves its sensors as a drift would, and a leak is the one to act on);
-    a drift left standing explains other findings on its sensor away, as a flat line does."""
-    leaks = [(f, set(reads)) for f, reads in found if f.classification == "leakage"]
+    fault, and the merge gap).
+
+    First the rules' findings, among themselves: flat lines and spikes explain away what their
+    sensor's readings would mean, sensors that disagree what their readings would mean. Then
+    the drifts, against the findings left standing: a drift is dropped where a flat line or a
+    spike is (a stuck sensor departs from its expectation too, and misleads the expectations
+    that read it), where the asset is overloaded or recovering from it (its sensors depart from
+    what they read at usual loads), and where there is a leak (a leak moves the sensors as
+    drifts would, and is the one to act on) unless the drift is on a meter the leak was judged
+    by other than the one its alert is on (a tank's outflow meter reading ever lower looks like
+    water leaving through no meter: both alerts stand). Of drifts on several sensors at once,
+    the one that departs furthest stands (one sensor fault at a time: the others are misled by
+    it). Last, a drift left standing explains away what is not a leak and reads its sensor."""
 
     def overlaps(finding: Finding, other: Finding) -> bool:
         return other.start - margin <= finding.end and finding.start <= other.end + margin
 
-    readings = [f for f, _ in found if f.kind in ("flat_line", "spike")]
-    overloads = [f for f, _ in found if f.classification == "overuse"]
-    # A stuck or spiking sensor departs from its expectation too, and misleads the others'
-    # expectations that read it: that is the flat line or the spike. An
-    # overloaded asset's sensors depart from what they read at usual loads, during the
-    # overload and while the asset recovers: that is the overload.
-    found = [(f, reads) for f, reads in found if f.kind != "drift" or not (
-        any(f.sensor in sensors and overlaps(f, leak) for leak, sensors in leaks)
-        or any(overlaps(f, error) for error in readings)
-        or any(load.start - margin <= f.end and f.start <= load.end + OVERLOAD_AFTERMATH
-               for load in overloads))]
-    # One sensor fault at a time: of drifts on several sensors at once, the one that departs
-    # furthest is the drifting sensor, the others are misled by it.
-    drifts = [f for f, _ in found if f.kind == "drift"]
-    found = [(f, reads) for f, reads in found if f.kind != "drift" or not any(
-        other is not f and overlaps(f, other) and (other.strength or 0.0) > (f.strength or 0.0)
-        for other in drifts)]
-    faulty = [f for f, _ in found if f.kind in FAULTY_READINGS]
-    disagreeing = [(f, set(reads)) for f, reads in found
-                   if f.classification == "sensor_error" and f.kind not in FAULTY_READINGS]
-
     def within(finding: Finding, error: Finding) -> bool:
         return error.start - margin <= finding.start and finding.end <= error.end + margin
 
+    rules = [(f, reads) for f, reads in found if f.kind != "drift"]
+    readings = [f for f, _ in rules if f.kind in FAULTY_READINGS]
+    disagreeing = [(f, set(reads)) for f, reads in rules
+                   if f.classification == "sensor_error" and f.kind not in FAULTY_READINGS]
+
     def explained(finding: Finding, reads: tuple[str, ...]) -> bool:
-        faults = [e for e in faulty if e.kind != "drift"] if finding.classification == "leakage" else faulty
-        if any(error.sensor in reads and within(finding, error) for error in faults):
+        if any(error.sensor in reads and within(finding, error) for error in readings):
             return True
         return finding.classification != "sensor_error" and any(
             shared.intersection(reads) and within(finding, error) for error, shared in disagreeing)
 
-    return [f for f, reads in found if f.kind in FAULTY_READINGS or not explained(f, reads)]
+    standing = [(f, reads) for f, reads in rules if f.kind in FAULTY_READINGS or not explained(f, reads)]
+    leaks = [(f, set(reads)) for f, reads in standing if f.classification == "leakage"]
+    overloads = [f for f, _ in standing if f.classification == "overuse"]
+    drifts = [f for f, _ in found if f.kind == "drift" and not (
+        any(overlaps(f, leak) and (f.sensor not in sensors or f.sensor == leak.sensor)
+            for leak, sensors in leaks)
+        or any(overlaps(f, error) for error in readings)
+        or any(load.start - margin <= f.end and f.start <= load.end + OVERLOAD_AFTERMATH
+               for load in overloads))]
+    drifts = [f for f in drifts if not any(
+        other is not f and overlaps(f, other) and (other.strength or 0.0) > (f.strength or 0.0)
+        for other in drifts)]
+    return [f for f, reads in standing
+            if f.kind in FAULTY_READINGS or f.classification == "leakage"
+            or not any(drift.sensor in reads and within(f, drift) for drift in drifts)] + drifts
 
 
 def lookback(kind: AssetType, settings: AnomalySettings,

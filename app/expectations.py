@@ -5,7 +5,8 @@ Two expectations of a quantity (a sensor, or a calculation that measures what th
 * **usual** - by the time alone: what it reads at this time of day, on a weekday or at a
   weekend. It is what the asset is expected to use; doing more than usual departs from it.
 * **consistent** - the time, plus what the asset's other sensors read at the same moment (each,
-  and its square: a pressure drop goes with the square of a flow), plus what the type's physics
+  its square: a pressure drop goes with the square of a flow, and its mean over the hour
+  before: a store cools with what was drawn from it a while ago), plus what the type's physics
   expects of it (:attr:`AssetType.expectations` and the models of its ``Expected`` rules:
   eps-NTU, Darcy-Weisbach, a sealed system's pressure). It is what the other sensors say the
   sensor should read. A sensor that drifts departs from it; the whole asset working harder
@@ -15,7 +16,7 @@ Each is a ridge regression (scikit-learn) fitted per UTC day on the ``reference_
 that day and used for that day alone, so the expectation follows slow, healthy change (a
 season) and a day is judged by a model that has not seen it. The fit is trimmed: fitted once,
 readings more than :data:`TRIM` robust standard deviations from it (the faults in the
-reference) dropped, fitted again. What the regression still misses at each block of the day
+reference) dropped, fitted again, up to three times. What the regression still misses at each block of the day
 (weekdays and weekends apart: a flow clipped at zero, office hours) is its median residual
 there over the reference, added back. A day with less than ``min_reference_days`` of history
 before it is not judged. The spread that residuals are measured against is that of the
@@ -44,6 +45,9 @@ from settings import ResidualSettings
 
 #: Readings this many robust standard deviations from the first fit are left out of the second.
 TRIM = 4.0
+#: At most this many fits after the first, each leaving out what the one before put further
+#: than :data:`TRIM` from it.
+TRIM_ROUNDS = 3
 #: How much larger a model's error is taken to be on a day it has not seen than on its
 #: reference, until enough days it had not seen say (its early days).
 UNSEEN = 1.3
@@ -83,7 +87,7 @@ def calendar(index: pd.DatetimeIndex, harmonics: int) -> np.ndarray:
     """Time-of-day harmonics, a weekend flag, and the harmonics again at weekends (UTC)."""
     stamps = pd.DatetimeIndex(index)
     day = np.asarray(stamps.hour * 3600 + stamps.minute * 60 + stamps.second, dtype=float) / 86_400.0
-    weekend = np.asarray(stamps.dayofweek >= 5, dtype=float)
+    weekend = np.asarray(stamps.day_of_week >= 5, dtype=float)
     columns = [weekend]
     for k in range(1, harmonics + 1):
         angle = 2.0 * np.pi * k * day
@@ -127,11 +131,17 @@ def _fit(x: np.ndarray, y: np.ndarray) -> tuple[Ridge, np.ndarray, np.ndarray] |
         xs = (x[:, keep] - mean[keep]) / scale[keep]
         mean, scale = mean[keep], scale[keep]
     model = Ridge(alpha=RIDGE_ALPHA).fit(xs, y)
-    spread = _robust_sd(y - model.predict(xs))
-    if np.isfinite(spread) and spread > 0:
-        close = np.abs(y - model.predict(xs)) <= TRIM * spread
-        if 10 <= close.sum() < len(y):
-            model = Ridge(alpha=RIDGE_ALPHA).fit(xs[close], y[close])
+    chosen = np.ones(len(y), dtype=bool)
+    for _ in range(TRIM_ROUNDS):  # a fault that recurs pulls the first fit towards it
+        residual = y - model.predict(xs)
+        spread = _robust_sd(residual[chosen])
+        if not (np.isfinite(spread) and spread > 0):
+            break
+        close = np.abs(residual) <= TRIM * spread
+        if close.sum() < 10 or np.array_equal(close, chosen):
+            break
+        chosen = close
+        model = Ridge(alpha=RIDGE_ALPHA).fit(xs[chosen], y[chosen])
     return model, keep, np.vstack([mean, scale])
 
 
@@ -227,7 +237,11 @@ def fit_by_day(x: np.ndarray, y: np.ndarray, index: pd.DatetimeIndex, settings: 
         if fitted is None:
             continue
         residual = y[rows] - _predict(fitted, x[rows])
-        shape = _shape(residual, stamps[rows], block)
+        # The daily shape from the readings the fit kept: a fault that comes back at the
+        # same time of day must not become part of the shape.
+        first = _robust_sd(residual)
+        kept = (np.abs(residual) <= TRIM * first) if np.isfinite(first) and first > 0 else np.ones(len(rows), bool)
+        shape = _shape(residual[kept], stamps[rows][kept], block)
         residual = residual - _shape_at(shape, stamps[rows], block)
         spread = _long_run(_block_means(residual, blocks[rows]))
         # The fit has seen its reference, so its residuals there understate its error on a
@@ -276,6 +290,9 @@ class Expectations:
         if self._calendar is None:
             self._calendar = calendar(pd.DatetimeIndex(self.frame.index), self.settings.harmonics)
         return self._calendar
+
+    def _hour(self) -> int:
+        return max(1, int(round(pd.Timedelta(hours=1) / self.interval)))
 
     def quantity(self, name: str) -> pd.Series | None:
         """A sensor's readings, or a calculation of them (the type's), on the frame's index."""
@@ -329,8 +346,12 @@ class Expectations:
         for other in self.sensors:
             if other == sensor:
                 continue
-            values = self.frame[other].astype(float).ffill().to_numpy()
-            columns += [values[:, None], (values ** 2)[:, None]]
+            series = self.frame[other].astype(float).ffill()
+            values = series.to_numpy()
+            # and what it read over the last hour: a store cools with what was drawn from it
+            # a while ago, a boiler fires at what its water cooled to since
+            recent = series.rolling(self._hour(), min_periods=1).mean().to_numpy()
+            columns += [values[:, None], (values ** 2)[:, None], recent[:, None]]
             inputs.append(other)
         for model in self.physics.get(sensor, ()):
             try:

@@ -245,10 +245,10 @@ class ResidualSettings(_Section):
     harmonics: int = Field(6, ge=0, le=24)
     block_minutes: float = Field(10.0, gt=0)
     cusum_k: float = Field(0.5, gt=0)
-    false_alarm_days: float = Field(90.0, gt=0)
+    false_alarm_days: float = Field(365.0, gt=0)
     min_sigma_fraction: float = Field(0.002, gt=0)
     min_drift_fraction: float = Field(0.02, ge=0)
-    overuse_ratio: float = Field(1.1, gt=1)
+    overuse_ratio: float = Field(1.05, gt=1)
     overuse_minutes: float = Field(30.0, ge=0)
 
     @model_validator(mode="after")

@@ -554,11 +554,11 @@ def test_a_store_that_cools_with_nothing_drawn_is_leaking(tmp_path) -> None:  # 
            "not 5.0 °C: cold water is replacing water that leaks (leakage)" in leak.message
 
 
-def test_a_store_that_cools_because_so_much_is_drawn_is_overused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_store_that_cools_because_so_much_is_drawn_is_not_leaking(tmp_path) -> None:  # type: ignore[no-untyped-def]
     # a draw every 4 minutes: 60 draws in the 4 hours = 12 L, which cools it 48 x 12 / 20 = 28.8 C
     (used,) = detect(dispenser_kind(), DISPENSER, cooling_frame(draws_every=4, power=0.04),
                      anomaly_settings(tmp_path))
-    assert (used.classification, used.severity) == ("overuse", "warning")
+    assert (used.classification, used.severity) == ("other", "warning")
     assert "more than the heater can reheat" in used.message
 
 

@@ -89,7 +89,10 @@ def test_same_seed_same_frame_and_another_seed_other_noise(kind: str) -> None:
 #   time constant tau = m cp / UA = 1,000 x 4.186 / 4.186 = 1,000 s
 FIXED_BOILER = {**CLEAN, "control": "fixed", "firing_fraction": 1.0, "burner_kw": 500.0,
                 "efficiency": 0.9, "load_kw": 450.0 - CP * 60, "load_swing": 0.0,
-                "ua_kw_per_k": CP, "water_mass_kg": 1000.0, "ambient_c": 15.0}
+                "ua_kw_per_k": CP, "water_mass_kg": 1000.0, "ambient_c": 15.0,
+                # a network that takes its load at any water temperature: the linear ODE whose
+                # solution these tests know by hand
+                "return_c": -273.0}
 
 
 def test_boiler_with_fixed_firing_settles_at_ambient_plus_net_heat_over_ua() -> None:
@@ -97,6 +100,18 @@ def test_boiler_with_fixed_firing_settles_at_ambient_plus_net_heat_over_ua() -> 
     assert np.allclose(held.frame["water_temperature"], 75.0, atol=1e-6)
     settled = run("boiler", FIXED_BOILER, hours=8, initial_state={"water_temperature": 15.0})
     assert settled.state["water_temperature"] == pytest.approx(75.0, abs=1e-6)  # 28 tau
+
+
+def test_an_overloaded_boilers_water_settles_where_the_network_takes_what_the_burner_gives() -> None:
+    # Demand x3 (750 kW at the default 250 kW) is more than the 504 kW the burner can give: the
+    # network gets what the water carries, 3 kg/s x cp x (T - 40 C), and the water settles where
+    # the modulating burner's heat meets it: 0.9 x 560 (85 - T) / 10 = 3 cp (T - 40) + 0.3 (T - 15).
+    loaded = run("boiler", {"noise_scale": 0.0, "load_swing": 0.0, "demand_factor": 3.0}, hours=6)
+    settled = loaded.frame["water_temperature"].iloc[-1]
+    ua, carried = 0.3, 3.0 * CP
+    expected = (50.4 * 85 + carried * 40 + ua * 15) / (50.4 + carried + ua)
+    assert settled == pytest.approx(expected, abs=0.05)
+    assert 40.0 < loaded.frame["water_temperature"].min() < 80.0
 
 
 def test_boiler_reaches_63_percent_of_its_step_after_one_time_constant() -> None:

@@ -8,7 +8,10 @@ solved with SciPy's ``solve_ivp`` (see :func:`app.twins.physics.integrate`). P i
 fuel input: fixed (``control="fixed"``: ``firing_fraction`` of ``burner_kw``) or modulating
 (``control="modulating"``: a proportional band of ``band_k`` around ``setpoint_c``, full fire at
 its bottom, off at its top). L is the network's heat demand, ``load_kw`` swinging by
-``load_swing`` (a fraction) twice a day, peaks at ``load_peak_hour`` (UTC). Then:
+``load_swing`` (a fraction) twice a day, peaks at ``load_peak_hour`` (UTC), but never more than
+the circulating water carries, ``circulation_kg_s`` x cp x (T - ``return_c``): a network asking
+for more than the burner gives gets less, and the water cools towards where the two meet
+(not below its return temperature). Then:
 
 * fuel_flow = P / 10.55 kWh/m3 (natural gas), so the calculations' heat input is P again;
 * flue_temperature = T + ``flue_rise_k`` x P / burner_kw (flue gas leaves hotter at high fire);
@@ -19,7 +22,8 @@ Parameters (defaults below): rated_output_kw, rated_temperature_c (damage accrue
 efficiency, water_mass_kg, burner_kw (fuel input at full fire), control, firing_fraction,
 setpoint_c, band_k, load_kw, load_swing, load_peak_hour, ua_kw_per_k (losses to ambient),
 ambient_c, flue_rise_k, fill_pressure_bar, fill_temperature_c, pressure_bar_per_k,
-pressure_bar_per_litre, circulation_kg_s (the network's circulating flow).
+pressure_bar_per_litre, circulation_kg_s (the network's circulating flow), return_c (the
+temperature the network's water comes back at).
 
 Faults: a leak loses ``leak_fraction`` of the circulating flow, so the pressure falls; overuse
 multiplies the heat demand, so the burner fires harder and the water cools.
@@ -80,6 +84,10 @@ def simulate(parameters: dict[str, Any], times: pd.DatetimeIndex, rng: np.random
     heat_capacity = float(p["water_mass_kg"]) * physics.CP_WATER  # kJ/K
     load_kw, swing, peak = physics.floats(p, "load_kw", "load_swing", "load_peak_hour")
 
+    # The network takes what it asks for only while the circulating water carries it: at most
+    # circulation x cp x (T - return temperature).
+    carried = float(p["circulation_kg_s"]) * physics.CP_WATER
+    returned = float(p["return_c"])
     fixed = p["control"] == "fixed"
     fraction, band, setpoint = physics.floats(p, "firing_fraction", "band_k", "setpoint_c")
     top = setpoint + band / 2
@@ -92,7 +100,8 @@ def simulate(parameters: dict[str, Any], times: pd.DatetimeIndex, rng: np.random
             # numpy's per-call overhead on scalars would dominate. Same law as firing().
             water = float(y[0])
             fire = fraction if fixed else min(max((top - water) / band, 0.0), 1.0)
-            load = factor * (1.0 + swing * physics.daily_wave_at(start + tt, 2.0, peak))
+            load = min(factor * (1.0 + swing * physics.daily_wave_at(start + tt, 2.0, peak)),
+                       carried * max(water - returned, 0.0))
             return [(eta * burner_kw * fire - load - ua * (water - ambient)) / heat_capacity]
 
         return rhs
@@ -180,6 +189,7 @@ ASSET_TYPE = AssetType(
         "pressure_bar_per_k": 0.015,
         "pressure_bar_per_litre": 0.005,
         "circulation_kg_s": 3.0,
+        "return_c": 40.0,
     },
     simulate=simulate,
     uses={"fuel_flow": "fuel_flow"},

@@ -619,23 +619,48 @@ def grows(residual: np.ndarray, hours: np.ndarray, expected: np.ndarray | None =
     return True
 
 
+def explained(consistent: Expectation | None, rows: np.ndarray, departure: np.ndarray) -> bool:
+    """Whether the asset's other sensors account for a departure from the usual: the asset is
+    somewhere its consistency model has not been (no expectation for most of it: an input
+    beyond what the reference saw), or that model departs by less than half as much. Then a
+    use that grows is the asset doing more, not its meter drifting."""
+    if consistent is None:
+        return False
+    own = consistent.residual.to_numpy()[rows]
+    if np.isnan(own).mean() >= 0.5:
+        return True
+    return float(np.nanmean(np.abs(own))) < 0.5 * float(np.nanmean(np.abs(departure)))
+
+
 def _since(index: pd.Index) -> str:
     return f"{pd.Timestamp(index[0]):%d %b %H:%M} UTC"
 
 
-#: A sensor whose two commonest exact readings make up this share of its readings rests at them
-#: (a flow at 0 while nothing is drawn, a heater at 0 or its rating).
+#: A sensor that reads one exact value, or sits within :data:`SWITCH_RESOLUTION` of its normal
+#: range of one of two values at least half that range apart, this share of the time or more is
+#: intermittent (a flow at 0 while nothing is drawn; a heater off or at its rating).
 RESTING_SHARE = 0.5
+SWITCH_RESOLUTION = 0.005
 
 
-def intermittent(values: pd.Series) -> bool:
-    """Whether a sensor mostly rests at a value or two: on/off and random, no regression says
-    what it should read from one minute to the next, so it gets no drift check (its flat lines,
-    spikes and limits are still watched)."""
+def intermittent(values: pd.Series, normal: tuple[float | None, float | None] = (None, None)) -> bool:
+    """Whether a sensor rests at a value or switches between two: on/off and random, no
+    regression says what it should read from one minute to the next, so it gets no drift
+    check (its flat lines, spikes and limits are still watched)."""
     finite = values[np.isfinite(values)]
     if len(finite) < 10:
         return False
-    return float(finite.value_counts(normalize=True).iloc[:2].sum()) >= RESTING_SHARE
+    if float(finite.value_counts(normalize=True).iloc[0]) >= RESTING_SHARE:
+        return True
+    low, high = normal
+    width = (high - low) if low is not None and high is not None and high > low else float(np.ptp(finite))
+    if width <= 0:
+        return True
+    bins = (finite / (SWITCH_RESOLUTION * width)).round().value_counts(normalize=True)
+    if len(bins) < 2:
+        return True
+    (first, second), share = bins.index[:2], float(bins.iloc[:2].sum())
+    return share >= RESTING_SHARE and abs(first - second) * SWITCH_RESOLUTION >= 0.5
 
 
 @dataclass(frozen=True)
@@ -657,7 +682,8 @@ class Drift:
         return (self.sensor,)
 
     def check(self, frame: pd.DataFrame, context: RuleContext) -> Check | None:
-        if self.sensor not in frame or context.expectations is None or intermittent(frame[self.sensor]):
+        if (self.sensor not in frame or context.expectations is None
+                or intermittent(frame[self.sensor], context.normal.get(self.sensor, (None, None)))):
             return None
         consistent = context.expectations.consistent(self.sensor)
         if consistent is None:
@@ -718,7 +744,8 @@ class Overuse:
     is on ``sensor``) above what it is expected to use at that time of day and week, by a
     one-sided CUSUM; a departure counts when the asset used ``overuse_ratio`` times what was
     expected or more over it, for ``overuse_minutes`` or longer, and it does not grow from
-    nothing (that is a sensor drifting: :class:`Drift`)."""
+    nothing unless the other sensors account for it (a meter that drifts alone is
+    :class:`Drift`)."""
 
     quantity: str
     sensor: str
@@ -736,6 +763,8 @@ class Overuse:
         if usual is None:
             return None
         settings = context.settings.residuals
+        consistent = (context.expectations.consistent(self.quantity)
+                      if self.quantity == self.sensor else None)
         watched = watch(usual, context.settings, directions=(1,))
         actual, expected = usual.actual.to_numpy(), usual.expected.to_numpy()
         marked, alarms = np.zeros(len(frame), dtype=bool), np.zeros(len(frame), dtype=bool)
@@ -747,7 +776,8 @@ class Overuse:
             used, meant = float(np.nanmean(actual[rows])), float(np.nanmean(expected[rows]))
             if minutes < settings.overuse_minutes or not meant > 0 or used < settings.overuse_ratio * meant:
                 continue
-            if grows(actual[rows] - expected[rows], _hours(frame.index[rows]), expected[rows]):
+            more = actual[rows] - expected[rows]
+            if grows(more, _hours(frame.index[rows]), expected[rows]) and not explained(consistent, rows, more):
                 continue
             marked[rows] = True
             # raised once it had lasted long enough, and the CUSUM had alarmed
@@ -755,12 +785,12 @@ class Overuse:
                 _hours(frame.index[rows]) * 60.0, settings.overuse_minutes)) - 1)
             alarms[max(watched.alarm(departure), min(enough, rows[-1]))] = True
         unit = context.units.get(self.quantity, context.units.get(self.sensor, ""))
-        name = label(self.quantity)
+        name = label(self.quantity.removesuffix("_" + unit.lower().replace("³", "3").replace("/", "")))
 
         def used_more(episode: pd.DataFrame) -> str:
             used = float(usual.actual.reindex(episode.index).mean())
             meant = float(usual.expected.reindex(episode.index).mean())
-            return (f"{name} {used / meant:.1f} x what the twin expects at this time of day for "
+            return (f"{name} {used / meant:.2g} x what the twin expects at this time of day for "
                     f"{minutes_text(span_minutes(episode, context.interval))} (on average "
                     f"{quantity(used, unit)} against {quantity(meant, unit)}), since "
                     f"{_since(episode.index)}")
