@@ -12,17 +12,17 @@ Two expectations of a quantity (a sensor, or a calculation that measures what th
   sensor should read. A sensor that drifts departs from it; the whole asset working harder
   does not, as every sensor moves together.
 
-Each is a ridge regression (scikit-learn) fitted per UTC day on the ``reference_days`` before
-that day and used for that day alone, so the expectation follows slow, healthy change (a
-season) and a day is judged by a model that has not seen it. The fit is trimmed: fitted once,
-readings more than :data:`TRIM` robust standard deviations from it (the faults in the
-reference) dropped, fitted again, up to three times. What the regression still misses at each block of the day
-(weekdays and weekends apart: a flow clipped at zero, office hours) is its median residual
-there over the reference, added back. A day with less than ``min_reference_days`` of history
-before it is not judged. The spread that residuals are measured against is that of the
-reference's residuals, averaged over blocks of ``block_minutes`` (the CUSUM's unit) and taken
-robustly (1.4826 x the median absolute deviation), never below ``min_sigma_fraction`` of the
-sensor's normal range.
+Each is a ridge regression (the closed form of scikit-learn's ``Ridge``) fitted per UTC day on
+the ``reference_days`` before that day and used for that day alone, so the expectation follows
+slow, healthy change (a season) and a day is judged by a model that has not seen it. The fit is
+trimmed: fitted once, readings more than :data:`TRIM` robust standard deviations from it (the
+faults in the reference) dropped, fitted again, up to three times. What the regression still
+misses at each block of the day (weekdays and weekends apart: a flow clipped at zero, office
+hours) is its median residual there over the reference, added back. A day with less than
+``min_reference_days`` of history before it is not judged. The spread that residuals are
+measured against is that of the reference's residuals, averaged over blocks of
+``block_minutes`` (the CUSUM's unit) and taken robustly (1.4826 x the median absolute
+deviation), never below ``min_sigma_fraction`` of the sensor's normal range.
 
 What this cannot know: a fault that has lasted longer than the reference becomes "usual" once
 it fills most of it (the alert it raised stays until someone looks), and calendar features are
@@ -38,7 +38,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import Ridge
 
 from app.calculations import Carry
 from settings import ResidualSettings
@@ -48,6 +47,9 @@ TRIM = 4.0
 #: At most this many fits after the first, each leaving out what the one before put further
 #: than :data:`TRIM` from it.
 TRIM_ROUNDS = 3
+#: The regression is fitted on at most about this many of the reference's readings, evenly
+#: spaced (a week of minutes is 10,080; forty-odd coefficients need far fewer).
+MAX_FIT_ROWS = 3000
 #: How much larger a model's error is taken to be on a day it has not seen than on its
 #: reference, until enough days it had not seen say (its early days).
 UNSEEN = 1.3
@@ -120,20 +122,28 @@ def _robust_sd(values: np.ndarray) -> float:
     return spread if spread > 0 else float(np.std(values))
 
 
-def _fit(x: np.ndarray, y: np.ndarray) -> tuple[Ridge, np.ndarray, np.ndarray] | None:
-    """A ridge fit on standardised inputs (the constant ones dropped), trimmed once."""
+def _ridge(xs: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """(intercept, coefficients) of a ridge regression with an intercept: what
+    ``sklearn.linear_model.Ridge(alpha=RIDGE_ALPHA)`` fits, solved in closed form. Written out
+    because a twin fits thousands of these small ones (a model a sensor a day), and
+    scikit-learn's checks on each call took longer than the solve."""
+    centre, level = xs.mean(axis=0), float(y.mean())
+    centred = xs - centre
+    gram = centred.T @ centred + RIDGE_ALPHA * np.eye(xs.shape[1])
+    coefficients = np.linalg.solve(gram, centred.T @ (y - level))
+    return level - float(centre @ coefficients), coefficients
+
+
+def _fit(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray] | None:
+    """A ridge fit on standardised inputs (the constant ones dropped), trimmed (see the
+    module docstring): (intercept, coefficients, kept columns, their mean and scale)."""
     mean, scale = x.mean(axis=0), x.std(axis=0)
     keep = scale > 1e-12
-    if not keep.any():
-        xs = np.zeros((len(y), 1))
-        keep, mean, scale = np.array([True]), np.zeros(1), np.ones(1)
-    else:
-        xs = (x[:, keep] - mean[keep]) / scale[keep]
-        mean, scale = mean[keep], scale[keep]
-    model = Ridge(alpha=RIDGE_ALPHA).fit(xs, y)
+    xs = (x[:, keep] - mean[keep]) / scale[keep]
+    intercept, coefficients = _ridge(xs, y) if keep.any() else (float(y.mean()), np.empty(0))
     chosen = np.ones(len(y), dtype=bool)
     for _ in range(TRIM_ROUNDS):  # a fault that recurs pulls the first fit towards it
-        residual = y - model.predict(xs)
+        residual = y - intercept - xs @ coefficients
         spread = _robust_sd(residual[chosen])
         if not (np.isfinite(spread) and spread > 0):
             break
@@ -141,15 +151,14 @@ def _fit(x: np.ndarray, y: np.ndarray) -> tuple[Ridge, np.ndarray, np.ndarray] |
         if close.sum() < 10 or np.array_equal(close, chosen):
             break
         chosen = close
-        model = Ridge(alpha=RIDGE_ALPHA).fit(xs[chosen], y[chosen])
-    return model, keep, np.vstack([mean, scale])
+        intercept, coefficients = (_ridge(xs[chosen], y[chosen]) if keep.any()
+                                   else (float(y[chosen].mean()), np.empty(0)))
+    return intercept, coefficients, keep, np.vstack([mean[keep], scale[keep]])
 
 
-def _predict(fitted: tuple[Ridge, np.ndarray, np.ndarray], x: np.ndarray) -> np.ndarray:
-    model, keep, (mean, scale) = fitted
-    if x.shape[1] == 0 or keep.shape[0] != x.shape[1]:
-        return np.full(len(x), float(model.intercept_))
-    return model.predict((x[:, keep] - mean) / scale)
+def _predict(fitted: tuple[float, np.ndarray, np.ndarray, np.ndarray], x: np.ndarray) -> np.ndarray:
+    intercept, coefficients, keep, (mean, scale) = fitted
+    return intercept + ((x[:, keep] - mean) / scale) @ coefficients
 
 
 def block_starts(index: pd.DatetimeIndex, block: pd.Timedelta) -> np.ndarray:
@@ -159,8 +168,15 @@ def block_starts(index: pd.DatetimeIndex, block: pd.Timedelta) -> np.ndarray:
 
 
 def _block_means(values: np.ndarray, blocks: np.ndarray) -> np.ndarray:
-    frame = pd.DataFrame({"b": blocks, "v": values})
-    return frame.groupby("b", sort=True)["v"].mean().to_numpy()
+    """The mean of ``values`` in each block (``blocks`` sorted), NaN for a block of NaNs."""
+    if not len(values):
+        return np.empty(0)
+    _, position = np.unique(blocks, return_inverse=True)
+    good = np.isfinite(values)
+    counts = np.bincount(position[good], minlength=position.max() + 1)
+    sums = np.bincount(position[good], weights=values[good], minlength=position.max() + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / counts
 
 
 def _slots(stamps: np.ndarray, block: pd.Timedelta) -> tuple[np.ndarray, np.ndarray]:
@@ -169,25 +185,27 @@ def _slots(stamps: np.ndarray, block: pd.Timedelta) -> tuple[np.ndarray, np.ndar
     return (stamps % DAY_NS) // block.value, weekday >= 5
 
 
-def _shape(residual: np.ndarray, stamps: np.ndarray, block: pd.Timedelta) -> dict[tuple[bool, int], float]:
-    """The median residual of each block of the day (weekdays and weekends apart) over the
-    reference: the daily shape the harmonics miss (a flow clipped at zero, office hours)."""
+def _shape(residual: np.ndarray, stamps: np.ndarray, block: pd.Timedelta) -> np.ndarray:
+    """The median residual of each block of the day (weekdays and weekends apart: rows 0 and 1)
+    over the reference: the daily shape the harmonics miss (a flow clipped at zero, office
+    hours). NaN where the reference has no reading."""
     slots, weekend = _slots(stamps, block)
+    table = np.full((2, -(-DAY_NS // block.value)), np.nan)
     days = pd.Series(stamps // DAY_NS).groupby(weekend).nunique()
     if days.min() < SHAPE_DAYS or len(days) < 2:  # too few days of a kind: one shape for all
-        weekend = np.zeros(len(stamps), dtype=bool)
-        table = pd.DataFrame({"s": slots, "r": residual}).groupby("s")["r"].median()
-        return {(w, int(slot)): float(v) for slot, v in table.items() for w in (False, True)}
-    table = pd.DataFrame({"w": weekend, "s": slots, "r": residual}).groupby(["w", "s"])["r"].median()
-    return {(bool(w), int(slot)): float(v) for (w, slot), v in table.items()}
+        medians = pd.Series(residual).groupby(slots).median()
+        table[:, medians.index.to_numpy(dtype=int)] = medians.to_numpy()
+        return table
+    medians = pd.Series(residual).groupby([weekend, slots]).median()
+    for (w, slot), value in zip(medians.index, medians.to_numpy(), strict=True):
+        table[int(w), int(slot)] = value
+    return table
 
 
-def _shape_at(shape: dict[tuple[bool, int], float], stamps: np.ndarray, block: pd.Timedelta) -> np.ndarray:
+def _shape_at(shape: np.ndarray, stamps: np.ndarray, block: pd.Timedelta) -> np.ndarray:
     slots, weekend = _slots(stamps, block)
-    out = np.empty(len(stamps))
-    for i, (w, slot) in enumerate(zip(weekend.tolist(), slots.tolist(), strict=True)):
-        out[i] = shape.get((w, slot), shape.get((not w, slot), 0.0))
-    return out
+    own, other = shape[weekend.astype(int), slots], shape[1 - weekend.astype(int), slots]
+    return np.where(np.isfinite(own), own, np.where(np.isfinite(other), other, 0.0))
 
 
 def _outside(x: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -233,7 +251,8 @@ def fit_by_day(x: np.ndarray, y: np.ndarray, index: pd.DatetimeIndex, settings: 
         if len(rows) < least or stamps[begin - 1] - stamps[ref_begin] < (
                 settings.min_reference_days * DAY_NS - 2 * interval.value):
             continue
-        fitted = _fit(x[rows], y[rows])
+        fitted = _fit(x[rows[::max(1, len(rows) // MAX_FIT_ROWS)]],
+                      y[rows[::max(1, len(rows) // MAX_FIT_ROWS)]])
         if fitted is None:
             continue
         residual = y[rows] - _predict(fitted, x[rows])

@@ -59,6 +59,20 @@ def test_a_ramp_is_found_from_where_it_began_and_the_statistic_restarts_after_ea
     assert upper.max() <= 8.3 + z.max() and not lower.any()
 
 
+def test_the_hand_written_ridge_is_scikit_learns() -> None:
+    from sklearn.linear_model import Ridge
+
+    from app.expectations import RIDGE_ALPHA, _ridge
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((500, 6))
+    y = x @ rng.standard_normal(6) + 3.0 + rng.standard_normal(500)
+    reference = Ridge(alpha=RIDGE_ALPHA).fit(x, y)
+    intercept, coefficients = _ridge(x, y)
+    assert intercept == pytest.approx(reference.intercept_, abs=1e-9)
+    assert np.allclose(coefficients, reference.coef_, atol=1e-9)
+
+
 # -- drift ---------------------------------------------------------------------------------------
 
 

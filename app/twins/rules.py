@@ -595,28 +595,43 @@ def _line(values: np.ndarray, hours: np.ndarray) -> tuple[float, float, float]:
     return float(start), float(slope), float(np.sum((values - start - slope * hours) ** 2))
 
 
-#: A use whose departure a scaled expectation fits within this factor of a line's error is the
-#: asset doing more (the two look alike over a short, nearly straight stretch of a daily cycle).
+#: A departure is a ramp only when a ramp fits it with at least this factor less error than a
+#: step (the two look alike over a short, nearly straight stretch of a daily cycle).
 SCALED_TOLERANCE = 1.25
 
 
-def grows(residual: np.ndarray, hours: np.ndarray, expected: np.ndarray | None = None) -> bool:
+#: Candidate onsets a departure's shape is fitted from (spread over its first 80 %).
+ONSETS = 24
+
+
+def grows(residual: np.ndarray, hours: np.ndarray, expected: np.ndarray | None = None,
+          margin: float = 1.0) -> bool:
     """Whether a departure grows from nothing (a drift) rather than jumping (a step) or
-    scaling what is expected (``expected`` given: the asset doing more, not a sensor). A
-    least-squares line through it must start at less than half of where it ends, and fit
-    clearly better than the expected values scaled (:data:`SCALED_TOLERANCE`)."""
-    start, slope, error = _line(residual, hours)
-    end = start + slope * float(np.nanmax(hours) if len(hours) else 0.0)
-    if not (abs(start) < 0.5 * abs(end)):
-        return False
+    scaling what is expected (``expected`` given: the asset doing more, not a sensor).
+
+    Both shapes are fitted by least squares, each from its best onset (the CUSUM's change
+    point can come early, after a stretch of slightly high readings): a ramp ``a (t - onset)``
+    after the onset, and a step ``c`` (or ``c x expected``) after it; nothing before it. It
+    grows when the ramp fits better by ``margin`` (a drift check asks only that it fit better;
+    the overuse check, before it calls a rise a drift, that it fit clearly better:
+    :data:`SCALED_TOLERANCE`)."""
+    good = np.isfinite(residual) & np.isfinite(hours)
     if expected is not None:
-        good = np.isfinite(residual) & np.isfinite(expected)
-        e, r = expected[good], residual[good]
-        if len(e) >= 3 and float(e @ e) > 0:
-            scale = float(e @ r) / float(e @ e)
-            if float(np.sum((r - scale * e) ** 2)) < SCALED_TOLERANCE * error:
-                return False
-    return True
+        good &= np.isfinite(expected)
+    r, t = residual[good], hours[good]
+    if len(r) < 3 or np.ptp(t) == 0:
+        return False
+    e = expected[good] if expected is not None else np.ones(len(r))
+    ramp = step = float(np.sum(r ** 2))
+    for onset in np.linspace(t[0], t[0] + 0.8 * (t[-1] - t[0]), ONSETS):
+        after = t >= onset
+        x = np.where(after, t - onset, 0.0)
+        if float(x @ x) > 0:
+            ramp = min(ramp, float(np.sum((r - (x @ r) / (x @ x) * x) ** 2)))
+        y = np.where(after, e, 0.0)
+        if float(y @ y) > 0:
+            step = min(step, float(np.sum((r - (y @ r) / (y @ y) * y) ** 2)))
+    return ramp * margin < step
 
 
 def explained(consistent: Expectation | None, rows: np.ndarray, departure: np.ndarray) -> bool:
@@ -777,7 +792,8 @@ class Overuse:
             if minutes < settings.overuse_minutes or not meant > 0 or used < settings.overuse_ratio * meant:
                 continue
             more = actual[rows] - expected[rows]
-            if grows(more, _hours(frame.index[rows]), expected[rows]) and not explained(consistent, rows, more):
+            if (grows(more, _hours(frame.index[rows]), expected[rows], SCALED_TOLERANCE)
+                    and not explained(consistent, rows, more)):
                 continue
             marked[rows] = True
             # raised once it had lasted long enough, and the CUSUM had alarmed
