@@ -87,13 +87,16 @@ SITES = {
 
 # Faults in the demo's sensor history, by asset type: (kind, days before now it starts, hours it
 # lasts, sensor, magnitude). Each asset of the type gets them, so the Alerts page has a leak,
-# a stuck sensor, a spike and heavy use to show. A history shorter than a fault's start has none.
+# a stuck sensor, a spike, heavy use and a drifting sensor to show. A history shorter than a
+# fault's start has none.
 DEMO_FAULTS: dict[str, tuple[tuple[str, float, float, str | None, float], ...]] = {
     "pipeline": (("leak", 3.2, 2.0, None, 0.15),),
     "water_dispenser": (("leak", 2.1, 2.0, None, 0.1),),
     "pressure_tank": (("stuck_sensor", 1.3, 1.5, "pressure", 1.0),),
     "boiler": (("spike", 4.6, 0.5, "flue_temperature", 1.0),),
     "drivetrain": (("overuse", 5.4, 2.0, None, 1.6),),
+    # a hot outlet thermometer drifting 1.5 C an hour for six hours (the drift check's to find)
+    "heat_exchanger": (("drift", 1.8, 6.0, "hot_outlet_temperature", 1.5),),
 }
 
 FIRST_NAMES = ("Amelia", "Oliver", "Isla", "George", "Ava", "Noah", "Mia", "Arthur", "Grace",

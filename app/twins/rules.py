@@ -719,8 +719,9 @@ class Drift:
             scaled = consistent.expected.to_numpy()[rows] if self.consumption else None
             if not grows(residual[rows], hours, scaled):
                 continue
-            if np.nanmax(np.abs(residual[rows])) < least:
-                continue
+            reached = np.abs(watched.means.to_numpy()[departure.start:departure.end + 1])
+            if not np.isfinite(reached).any() or np.nanmax(reached) < least:
+                continue  # its 10-minute means never moved 2 % of the range: no drift to act on
             raised = watched.alarm(departure)
             if own is not None:  # the sensor's own usual pattern must depart the same way
                 same = [other for other in own.departures if other.direction == departure.direction
@@ -741,9 +742,9 @@ class Drift:
             now = float(np.nanmean(tail)) if np.isfinite(tail).any() else 0.0
             side = "above" if now > 0 else "below"
             sigma = float(consistent.sigma.reindex(episode.index).median())
-            ground = " and ".join(["its usual pattern"] + (["the other sensors"] if consistent.inputs
-                                                           else []))
-            return (f"{name} drifting: {quantity(abs(now), unit)} {side} what {ground} say it "
+            ground = ("its usual pattern and the other sensors say" if consistent.inputs
+                      else "its usual pattern says")
+            return (f"{name} drifting: {quantity(abs(now), unit)} {side} what {ground} it "
                     f"should read, changing {quantity(abs(slope), unit)} an hour, since "
                     f"{_since(episode.index)} (the change point); its CUSUM passed "
                     f"{threshold:.1f} x its {quantity(sigma, unit)} spread")
