@@ -73,6 +73,7 @@ from app.db import Database
 from app.db.base import utcnow
 from app.db.models import Alert, Asset, Sensor
 from app.twins import AssetType, asset_type
+from app.changes import statistics
 from app.expectations import Expectations, derive_with
 from app.twins.rules import (
     Balance,
@@ -87,6 +88,7 @@ from app.twins.rules import (
     Spike,
     Threshold,
     label,
+    watch,
 )
 from settings import AnomalySettings, Settings
 
@@ -602,15 +604,13 @@ def residual_view(db: Database, settings: Settings, asset_id: int, sensor: str, 
                   end: datetime) -> ResidualView | None:
     """What the drift check saw of ``sensor`` in [start, end): None when the asset has no
     such sensor or too little history for an expectation."""
-    from app import pipeline
-    from app.changes import statistics
-    from app.twins.rules import watch
+    from app import pipeline  # the loading lives there; the pipeline imports this module lazily
+    from app.plant import twin
 
     with db.Session() as session:
         asset = session.get(Asset, asset_id)
         if asset is None:
             raise LookupError(f"no asset with id {asset_id}")
-        from app.plant import twin
         model = twin.load(session, asset)
     if sensor not in model.sensors.values():
         return None
@@ -622,20 +622,15 @@ def residual_view(db: Database, settings: Settings, asset_id: int, sensor: str, 
     frame = frame.sort_index()
     context = rule_context(model.kind, dict(asset.parameters or {}), anomaly,
                            reading_interval(frame), frame)
-    assert context.expectations is not None
-    expectation = context.expectations.consistent(sensor)
+    expectation = context.expectations.consistent(sensor) if context.expectations else None
     if expectation is None:
         return None
-    watched = watch(expectation, anomaly)
-    block = pd.Timedelta(minutes=anomaly.residuals.block_minutes)
-    stamps = pd.to_datetime(watched.blocks, utc=True)
-    grouped = pd.DataFrame({"r": expectation.residual.to_numpy(), "s": expectation.sigma.to_numpy(),
-                            "b": watched.rows}).groupby("b", sort=True)
-    means = grouped["r"].mean().reindex(range(len(stamps)))
-    sigma = grouped["s"].first().reindex(range(len(stamps)))
-    upper, lower = statistics((means / sigma).to_numpy(), anomaly.residuals.cusum_k, watched.threshold)
-    blocks = pd.DataFrame({"residual": means.to_numpy(), "sigma": sigma.to_numpy(), "upper": upper,
-                           "lower": lower}, index=stamps + block / 2)
+    watched = watch(expectation, anomaly)  # the drift check's own block means and CUSUM
+    upper, lower = statistics((watched.means / watched.sigmas).to_numpy(),
+                              anomaly.residuals.cusum_k, watched.threshold)
+    middle = pd.to_datetime(watched.blocks, utc=True) + pd.Timedelta(minutes=anomaly.residuals.block_minutes) / 2
+    blocks = pd.DataFrame({"residual": watched.means.to_numpy(), "sigma": watched.sigmas.to_numpy(),
+                           "upper": upper, "lower": lower}, index=middle)
     keep = pd.Timestamp(start)
     readings = pd.DataFrame({"actual": expectation.actual, "expected": expectation.expected})
     return ResidualView(sensor, context.units.get(sensor, ""), readings.loc[keep:],
