@@ -22,9 +22,15 @@ from app.twins.rules import FlatLine, Spike, Threshold
 
 
 def calculate(wide: pd.DataFrame, carry: Carry, parameters: dict[str, Any]) -> tuple[pd.DataFrame, Carry]:
-    """Destruction per second = ((torque / 1e6) x (speed / 60) + oil temperature) / 5e6, and its
-    running total over time: the wear the drivetrain has accumulated."""
-    rate = ((wide["torque"] / 1e6) * (wide["speed"] / 60) + wide["oil_temperature"]) / 5e6
+    """Destruction per second = ((torque / 1e6) x (speed / 60) + oil temperature) / 5e6, at
+    least 0, and its running total over time: the wear the drivetrain has accumulated.
+
+    The formula as given goes negative whenever the oil is below about 0 °C (its temperature
+    term outweighs the load term, at most 0.015), which would make the total fall: worn metal
+    does not grow back. Cold oil is counted as no wear, so the rate is 0 there and the total
+    never decreases; the plot of the rate shows those times at 0.
+    """
+    rate = (((wide["torque"] / 1e6) * (wide["speed"] / 60) + wide["oil_temperature"]) / 5e6).clip(lower=0.0)
     out = pd.DataFrame({"destruction_rate": rate,
                         "accumulated_destruction": running_total(rate, carry, "accumulated_destruction")})
     return out, advance(carry, out, ["accumulated_destruction"])
