@@ -721,7 +721,7 @@ def rollups() -> None:
 
 @rollups.command("refresh")
 @click.option("--asset", "asset_id", type=int, default=None,
-              help="Only this asset's sensors (default: every sensor).")
+              help="Only this asset's sensors and calculations (default: every one).")
 @click.option("--from", "start", default=None,
               help="Recompute from the hour of this time on (ISO; default: all history).")
 @click.pass_context
@@ -731,8 +731,8 @@ def rollups_refresh(ctx: click.Context, asset_id: int | None, start: str | None)
     back-filling history older than what the pipeline has calculated."""
     from sqlalchemy import select
 
-    from app.db.models import Sensor
-    from app.series import refresh_rollups
+    from app.db.models import Asset, Sensor
+    from app.series import refresh_calculation_rollups, refresh_rollups
 
     settings = _settings(ctx)
     since = _parse_time(start, "--from") if start else None
@@ -742,8 +742,12 @@ def rollups_refresh(ctx: click.Context, asset_id: int | None, start: str | None)
         query = select(Sensor.id) if asset_id is None else select(Sensor.id).where(
             Sensor.asset_id == asset_id)
         sensor_ids = list(session.scalars(query))
+        asset_ids = list(session.scalars(select(Asset.id) if asset_id is None
+                                         else select(Asset.id).where(Asset.id == asset_id)))
     written = refresh_rollups(database, sensor_ids, since=since)
-    message = f"refreshed {written:,} hourly rollups of {len(sensor_ids)} sensors"
+    calculated = sum(refresh_calculation_rollups(database, one, since=since) for one in asset_ids)
+    message = (f"refreshed {written:,} hourly rollups of {len(sensor_ids)} sensors and "
+               f"{calculated:,} of the calculations of {len(asset_ids)} assets")
     log.info(message)
     click.echo(message)
 

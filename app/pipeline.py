@@ -338,6 +338,8 @@ def calculate(
         # date, on the pipeline's schedule. Counted as saving: it is derived data the run stores.
         with Timer(summary, "save"):
             summary.details["rollup_rows"] = series.refresh_rollups(db, sensors, since=begin)
+            summary.details["calculation_rollup_rows"] = series.refresh_calculation_rollups(
+                db, asset_id, since=begin)
         # Anomalies in the readings just calculated become alerts (and the alert emails).
         with Timer(summary, "detect"):
             summary.details["anomalies"] = anomalies.run_detection(db, settings, asset_id, begin,

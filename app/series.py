@@ -13,8 +13,9 @@ more than a plot has pixels. So:
   result is cut to ``max_points`` with MinMaxLTTB, which keeps every bin's extremes: a
   one-minute spike in a year of data is still on the plot.
 * :func:`load_tail` reads the readings after a time, for live updates of an open plot.
-* :func:`load_calculation` does the same for a stored calculation, which has no rollups: long
-  ranges are aggregated by hour in the database on each call (see its docstring).
+* :func:`refresh_calculation_rollups` keeps ``calculation_rollups`` the same way for an
+  asset's stored calculations (the pipeline refreshes the hours it has just calculated), and
+  :func:`load_calculation` reads a calculation as :func:`load_series` reads a sensor.
 
 Rollups only know what was stored when they were refreshed. Readings back-filled before the
 newest rollup of a sensor (a late file import, ``twin generate`` of past history) appear in
@@ -40,7 +41,7 @@ from tsdownsample import MinMaxLTTBDownsampler
 
 from app.db import Database
 from app.db.base import UTCDateTime
-from app.db.models import Calculation, SensorReading, SensorRollup
+from app.db.models import Calculation, CalculationRollup, SensorReading, SensorRollup
 from app.db.upsert import upsert
 
 log = logging.getLogger(__name__)
@@ -195,6 +196,32 @@ def refresh_rollups(db: Database, sensor_ids: Iterable[int], since: datetime | N
     return written
 
 
+def refresh_calculation_rollups(db: Database, asset_id: int, since: datetime | None = None) -> int:
+    """Recompute the hourly rollups of the asset's calculations from the hour ``since`` falls in
+    (every hour when ``None``) and upsert them into ``calculation_rollups``; returns the rows
+    written. Calculations and their rollups are both in the main database: one grouped query
+    and the upsert in one transaction."""
+    bucket = hour_bucket(Calculation.ts)
+    query = (
+        select(Calculation.asset_id, Calculation.name, bucket.label("bucket"), func.count().label("n"),
+               func.min(Calculation.value).label("min_value"), func.max(Calculation.value).label("max_value"),
+               func.sum(Calculation.value).label("sum_value"), func.min(Calculation.ts).label("first_ts"),
+               func.max(Calculation.ts).label("last_ts"))
+        .where(Calculation.asset_id == asset_id)
+        .group_by(Calculation.asset_id, Calculation.name, bucket)
+    )
+    if since is not None:
+        query = query.where(Calculation.ts >= floor_hour(since))
+    written = 0
+    with db.engine.begin() as conn:
+        rows = [dict(row) for row in conn.execute(query).mappings()]
+        for piece in range(0, len(rows), UPSERT_ROWS):
+            written += upsert(conn, CalculationRollup.__table__, rows[piece:piece + UPSERT_ROWS],
+                              keys=["asset_id", "name", "bucket"])
+    log.debug("refreshed %d calculation rollup rows of asset %d since %s", written, asset_id, since)
+    return written
+
+
 # -- reading --------------------------------------------------------------------------------
 
 
@@ -280,14 +307,20 @@ class Buckets:
 
 def _read_rollups(db: Database, sensor_id: int, start: datetime, end: datetime) -> Buckets:
     """The sensor's rollups of the whole hours in [start, end) (both hour starts)."""
+    return _rollups(db, SensorRollup, SensorRollup.sensor_id == sensor_id, start, end)
+
+
+def _rollups(db: Database, table: type[SensorRollup] | type[CalculationRollup], key: ColumnElement[bool],
+             start: datetime, end: datetime) -> Buckets:
+    """The rollups of ``table`` that ``key`` picks, of the whole hours in [start, end)."""
     if end <= start:
         return Buckets.from_rows([])
     dialect = db.engine.dialect.name
-    r = SensorRollup
+    r = table
     query = (
         select(r.n, r.min_value, r.max_value, r.sum_value, _naive(r.first_ts, dialect),
                _naive(r.last_ts, dialect))
-        .where(r.sensor_id == sensor_id, r.bucket >= start, r.bucket < end)
+        .where(key, r.bucket >= start, r.bucket < end)
         .order_by(r.bucket)
     )
     with db.engine.connect() as conn:
@@ -388,18 +421,20 @@ def load_tail(db: Database, sensor_id: int, after: datetime, *, limit: int = 100
 
 def load_calculation(db: Database, asset_id: int, name: str, start: datetime, end: datetime, *,
                      max_points: int = 2000) -> Series:
-    """A stored calculation of an asset over [start, end) as at most ``max_points`` points.
-
-    Calculations have no rollup table: a range spanning at most :data:`RAW_LIMIT` minutes (one
-    calculation a minute, like the readings) is read raw; a longer one is aggregated by hour in
-    the database on each call (read raw after all if it holds at most that many) (one grouped query over the range, which for a year costs the
-    database a scan of 525,600 index entries: slower than the sensors' rollups, but it sends
-    only 8,760 rows) and drawn as the same min/max :func:`envelope`.
-    """
+    """A stored calculation of an asset over [start, end) as at most ``max_points`` points, read
+    as :func:`load_series` reads a sensor: raw when the range holds at most :data:`RAW_LIMIT`
+    values, otherwise the hourly rollups (``calculation_rollups``) with the raw values before
+    the first whole hour and after the newest rollup. A long range without rollups (stored by a
+    version before them, and not refreshed since) is aggregated by hour on the fly."""
     _check_range(start, end, max_points)
     source = _Source(db.engine, Calculation.ts, Calculation.value,
                      (Calculation.asset_id == asset_id) & (Calculation.name == name),
                      f"calculation {name} of asset {asset_id}")
+    first_bucket = ceil_hour(start)
+    key = (CalculationRollup.asset_id == asset_id) & (CalculationRollup.name == name)
+    buckets = _rollups(db, CalculationRollup, key, first_bucket, floor_hour(end))
+    if buckets.readings > RAW_LIMIT:
+        return _hourly(source, buckets, start, end, first_bucket, max_points)
     if end - start <= RAW_LIMIT * NOMINAL_INTERVAL:
         ts, values = _read_raw(source, start, end)
         return _series(ts, values, len(ts), "raw", max_points)

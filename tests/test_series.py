@@ -22,7 +22,7 @@ from sqlalchemy.dialects import mssql, postgresql, sqlite
 from app import series
 from app.cli import main
 from app.db import Database
-from app.db.models import Calculation, SensorRollup
+from app.db.models import Calculation, CalculationRollup, SensorRollup
 from app.ingest import write_sensor_readings
 from app.pipeline import calculate
 from app.series import (
@@ -388,3 +388,89 @@ def test_a_calculation_is_read_raw_for_short_ranges_and_hourly_for_long_ones(
     assert (hourly.resolution, hourly.raw_points, len(hourly)) == ("hour", 1440, 30)
     values = [value for _, value in stored]
     assert (hourly.values.max(), hourly.values.min()) == (max(values), min(values))
+
+
+# -- calculation rollups -----------------------------------------------------------------------
+
+
+def stored_calculation_rollups(database: Database, asset_id: int) -> pd.DataFrame:
+    with database.Session() as session:
+        rows = session.execute(
+            select(CalculationRollup.name, CalculationRollup.bucket, CalculationRollup.n,
+                   CalculationRollup.min_value, CalculationRollup.max_value, CalculationRollup.sum_value)
+            .where(CalculationRollup.asset_id == asset_id)).all()
+    frame = pd.DataFrame(rows, columns=["name", "bucket", "n", "min", "max", "sum"])
+    frame["bucket"] = pd.to_datetime(frame["bucket"], utc=True)
+    return frame.sort_values(["name", "bucket"]).reset_index(drop=True)
+
+
+def calculations_by_hour(database: Database, asset_id: int) -> pd.DataFrame:
+    """The reference: a pandas groupby of the stored calculations by name and UTC hour."""
+    with database.Session() as session:
+        rows = session.execute(select(Calculation.name, Calculation.ts, Calculation.value)
+                               .where(Calculation.asset_id == asset_id)).all()
+    frame = pd.DataFrame(rows, columns=["name", "ts", "value"])
+    frame["bucket"] = pd.to_datetime(frame["ts"], utc=True).dt.floor("h")
+    grouped = frame.groupby(["name", "bucket"])["value"].agg(["count", "min", "max", "sum"]).reset_index()
+    return grouped.rename(columns={"count": "n"})[["name", "bucket", "n", "min", "max", "sum"]]
+
+
+def test_each_calculate_run_refreshes_the_rollups_of_the_calculations_it_stored(
+    db: Database, settings: Settings
+) -> None:
+    plant = add_plant(db, [spec.name for spec in DRIVETRAIN.sensors], asset_type="drivetrain")
+    t0 = utc(2024, 3, 1)
+    write_readings(db, plant, t0, t0 + timedelta(hours=5, minutes=30))
+    calculate(db, settings, plant.asset_id)
+    write_readings(db, plant, t0 + timedelta(hours=5, minutes=30), t0 + timedelta(hours=9))
+    summary = calculate(db, settings, plant.asset_id)
+
+    expected = calculations_by_hour(db, plant.asset_id)
+    stored = stored_calculation_rollups(db, plant.asset_id)
+    assert len(stored) == 2 * 9  # two calculations, nine hours, the half hour completed
+    pd.testing.assert_frame_equal(stored[["name", "bucket", "n"]], expected[["name", "bucket", "n"]],
+                                  check_dtype=False)
+    for column in ("min", "max", "sum"):
+        np.testing.assert_allclose(stored[column], expected[column], rtol=1e-12)
+    assert summary.details["calculation_rollup_rows"] == 2 * 4  # 05:00 (refreshed whole) to 08:00
+
+
+def test_a_long_range_of_a_calculation_is_read_from_its_rollups(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plant = add_plant(db, [spec.name for spec in DRIVETRAIN.sensors], asset_type="drivetrain")
+    t0 = utc(2024, 3, 1)
+    write_readings(db, plant, t0, t0 + DAY)
+    calculate(db, settings, plant.asset_id)
+    monkeypatch.setattr(series, "RAW_LIMIT", 100)  # a day counts as long
+    before = load_calculation(db, plant.asset_id, "accumulated_destruction", t0, t0 + DAY, max_points=60)
+    # With the stored values of 03:00-20:59 gone, only the rollups still know those hours.
+    with db.engine.begin() as conn:
+        conn.execute(Calculation.__table__.delete().where(
+            Calculation.asset_id == plant.asset_id, Calculation.ts >= t0 + timedelta(hours=3),
+            Calculation.ts < t0 + timedelta(hours=21)))
+    after = load_calculation(db, plant.asset_id, "accumulated_destruction", t0, t0 + DAY, max_points=60)
+
+    assert (after.resolution, after.raw_points) == ("hour", 1440)
+    np.testing.assert_allclose(after.values, before.values, rtol=1e-12)
+    assert np.all(np.diff(after.values) >= 0)  # wear only grows, hour by hour too
+
+
+def test_upgrading_makes_the_rollups_of_calculations_already_stored(settings: Settings) -> None:
+    from app.db.migrate import upgrade
+
+    database = Database(settings)
+    upgrade(database.engine, "0008")
+    plant = add_plant(database, [spec.name for spec in DRIVETRAIN.sensors], asset_type="drivetrain")
+    t0 = utc(2024, 3, 1)
+    stamps = pd.date_range(t0, periods=150, freq="1min")
+    with database.engine.begin() as conn:
+        conn.execute(Calculation.__table__.insert(), [
+            {"asset_id": plant.asset_id, "name": "destruction_rate", "ts": ts.to_pydatetime(), "value": float(i)}
+            for i, ts in enumerate(stamps)])
+    upgrade(database.engine)
+    stored = stored_calculation_rollups(database, plant.asset_id)
+    assert stored["n"].tolist() == [60, 60, 30]
+    assert stored["sum"].tolist() == [sum(range(60)), sum(range(60, 120)), sum(range(120, 150))]
+    assert stored["bucket"].tolist() == [pd.Timestamp(t0 + timedelta(hours=h)) for h in range(3)]
+    database.engine.dispose()

@@ -2,6 +2,7 @@
 
 from app.db.models.analytics import (
     Calculation,
+    CalculationRollup,
     Job,
     Lease,
     ModelEvent,
@@ -25,6 +26,7 @@ __all__ = [
     "Asset",
     "AuditLog",
     "Calculation",
+    "CalculationRollup",
     "Customer",
     "Job",
     "Lease",
