@@ -506,11 +506,17 @@ def web_server(settings: Settings, host: str, port: int) -> Any:
     see its ``effective_port``)."""
     import gc
 
+    from threadpoolctl import threadpool_limits
     from waitress import create_server
 
     from app import create_app
 
     app = create_app(settings)
+    # One BLAS/OpenMP thread per request thread: waitress already serves requests side by side,
+    # and on a busy two-core host OpenBLAS's own threads spin against each other. The asset
+    # page's expectation plot (small ridge fits) took 3.9 s with the default threads against
+    # 1.0 s with one, beside other work (see app.forecasting.engine.THREADS for the workers).
+    threadpool_limits(limits=1)
     # What the app has built by now (Dash, plotly's validators, pandas, SQLAlchemy: some 250,000
     # objects) lives as long as the process. Frozen, a full collection no longer walks it all:
     # unfrozen, the asset page's year view (26,000 rollup rows a request) set one off every

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from layouts import ids, metrics
+from layouts import ids
 from layouts.figures import CONFIG
 
 PATH = "/assets/<asset_id>"
@@ -24,9 +24,10 @@ RANGES = [
 ]
 
 
-def graph(graph_id: str, name: str, height: int = 360) -> dcc.Loading:
+def graph(graph_id: str, name: str, figure: object = None, height: int = 360) -> dcc.Loading:
     config = {**CONFIG, "toImageButtonOptions": {**CONFIG["toImageButtonOptions"], "filename": name}}
-    return dcc.Loading(dcc.Graph(id=graph_id, config=config, style={"minHeight": f"{height}px"}),
+    drawn = {} if figure is None else {"figure": figure}
+    return dcc.Loading(dcc.Graph(id=graph_id, config=config, style={"minHeight": f"{height}px"}, **drawn),
                        type="dot", delay_show=400)
 
 
@@ -42,11 +43,15 @@ def card(title: str, body: list[object], controls: list[object] | None = None) -
     )
 
 
-def picker(picker_id: str, placeholder: str, **kwargs: object) -> dcc.Dropdown:
-    return dcc.Dropdown(id=picker_id, placeholder=placeholder, clearable=False, **kwargs)
+def picker(picker_id: str, placeholder: str, options: list[dict[str, object]] | None = None,
+           value: object = None, **kwargs: object) -> dcc.Dropdown:
+    return dcc.Dropdown(id=picker_id, placeholder=placeholder, options=options or [], value=value,
+                        **{"clearable": False, **kwargs})
 
 
 def layout(asset_id: str = "", **_query: str) -> html.Div:
+    """The page's frame: ``callbacks.asset`` draws its body (header, controls and every plot)
+    in one request, so a visit costs one round trip after the page itself."""
     try:
         asset = int(asset_id)
     except ValueError:
@@ -54,58 +59,103 @@ def layout(asset_id: str = "", **_query: str) -> html.Div:
     return html.Div(
         [
             dcc.Store(id=ids.ASSET_ID, data=asset),
-            dcc.Store(id=ids.ASSET_VIEW),
-            dcc.Interval(id=ids.ASSET_LIVE, interval=LIVE_MS),
-            dcc.Download(id=ids.ASSET_DOWNLOAD),
-            html.Div(id=ids.ASSET_HEADER, className="mb-3"),
-            dbc.Row(
-                [
-                    dbc.Col(dbc.Select(id=ids.ASSET_RANGE, options=RANGES, value="1d"), xs=12, md=3),
-                    dbc.Col(
-                        dbc.Collapse(dcc.DatePickerRange(id=ids.ASSET_CUSTOM, display_format="D MMM YYYY",
-                                                         first_day_of_week=1),
-                                     id=ids.ASSET_CUSTOM_COLLAPSE, is_open=False),
-                        xs=12, md="auto",
-                    ),
-                    dbc.Col(html.Span(id=ids.ASSET_LIVE_NOTE, className="small text-muted"),
-                            className="ms-md-auto", xs=12, md="auto"),
-                ],
-                className="g-2 align-items-center mb-3",
-            ),
-            card("Sensors on one time axis",
-                 [graph(ids.ASSET_STACKED, "asset-sensors", 680),
-                  html.Div("Drag to zoom: detail is fetched again for the range you choose; "
-                           "double-click to zoom out. New readings appear every few seconds.",
-                           className="small text-muted")],
-                 [dbc.Row([dbc.Col(dcc.Dropdown(id=ids.ASSET_SENSORS, multi=True, placeholder="Sensors (up to 3)"),
-                                   xs=12, md=9),
-                           dbc.Col(dbc.Button("Download CSV", id=ids.ASSET_CSV, color="secondary", outline=True,
-                                              size="sm"), xs=12, md=3, className="text-md-end")],
-                          className="g-2 align-items-center")]),
-            metrics.card(),
-            dbc.Row(
-                [
-                    dbc.Col(card("One sensor or calculation", [graph(ids.ASSET_SINGLE, "asset-single")],
-                                 [picker(ids.ASSET_SINGLE_CHANNEL, "Sensor or calculation")]), lg=6),
-                    dbc.Col(card("Calculation results over time", [graph(ids.ASSET_CALCS, "asset-calculations")]), lg=6),
-                ]
-            ),
-            card("Two plots on one canvas, and two curves on two axes",
-                 [graph(ids.ASSET_PAIR, "asset-pair"), graph(ids.ASSET_DUAL, "asset-dual-axis")],
-                 # Stacked on a phone: side by side, each would be narrower than the dropdown's
-                 # hidden focus input (208 px), which then pushes the page wider than the screen.
-                 [dbc.Row([dbc.Col(picker(ids.ASSET_PAIR_A, "First"), xs=12, sm=6),
-                           dbc.Col(picker(ids.ASSET_PAIR_B, "Second"), xs=12, sm=6)], className="g-2")]),
-            card("Predictions against actual values",
-                 [graph(ids.ASSET_FORECAST, "asset-forecast", 520), html.Div(id=ids.ASSET_FORECAST_METRICS)],
-                 [picker(ids.ASSET_TARGET, "Model (target and mode)")]),
-            card("Sensor against expectation",
-                 [graph(ids.ASSET_RESIDUALS, "asset-expectation", 680),
-                  html.Div(id=ids.ASSET_RESIDUAL_NOTE, className="small text-muted")],
-                 [picker(ids.ASSET_RESIDUAL_SENSOR, "Sensor")]),
-            card("Input data of a pipeline batch", [graph(ids.ASSET_BATCH_GRAPH, "asset-batch")],
-                 [picker(ids.ASSET_BATCH, "Choose a batch")]),
+            dcc.Loading(html.Div(html.Div("Loading the asset…", className="text-muted py-5"), id=ids.ASSET_BODY),
+                        type="dot", delay_show=300),
         ]
+    )
+
+
+#: the body's parts that a range change redraws: graph id -> (file name, height)
+GRAPHS = {
+    ids.ASSET_STACKED: ("asset-sensors", 680), ids.ASSET_SINGLE: ("asset-single", 360),
+    ids.ASSET_CALCS: ("asset-calculations", 360), ids.ASSET_PAIR: ("asset-pair", 360),
+    ids.ASSET_DUAL: ("asset-dual-axis", 360), ids.ASSET_FORECAST: ("asset-forecast", 520),
+    ids.ASSET_RESIDUALS: ("asset-expectation", 680), ids.ASSET_BATCH_GRAPH: ("asset-batch", 360),
+}
+
+
+def body(header: object, drawn: dict[str, object], pickers: dict[str, tuple[list[dict[str, object]], object]],
+         notes: dict[str, object], performance: object, view: dict[str, object] | None) -> list[object]:
+    """The page once the asset is known: ``drawn`` maps each graph id of :data:`GRAPHS` to its
+    figure, ``pickers`` each picker id to (options, value), ``notes`` the ids of the texts
+    beside the plots to their children, ``performance`` the Performance card, ``view`` what the
+    main plot shows (for live updates and the CSV).
+
+    Everything a control's callback writes is in here too (the view store, the download):
+    Dash runs a callback whose input arrives in a new piece of layout, even with
+    ``prevent_initial_call``, when its outputs were on the page already."""
+
+    def plot(graph_id: str) -> dcc.Loading:
+        name, height = GRAPHS[graph_id]
+        return graph(graph_id, name, drawn.get(graph_id), height)
+
+    def choose(picker_id: str, placeholder: str, **kwargs: object) -> dcc.Dropdown:
+        choices, value = pickers.get(picker_id, ([], None))
+        return picker(picker_id, placeholder, choices, value, **kwargs)
+
+    return [
+        dcc.Store(id=ids.ASSET_VIEW, data=view),
+        dcc.Interval(id=ids.ASSET_LIVE, interval=LIVE_MS),
+        dcc.Download(id=ids.ASSET_DOWNLOAD),
+        html.Div(header, id=ids.ASSET_HEADER, className="mb-3"),
+        dbc.Row(
+            [
+                dbc.Col(dbc.Select(id=ids.ASSET_RANGE, options=RANGES, value="1d"), xs=12, md=3),
+                dbc.Col(
+                    dbc.Collapse(dcc.DatePickerRange(id=ids.ASSET_CUSTOM, display_format="D MMM YYYY",
+                                                     first_day_of_week=1),
+                                 id=ids.ASSET_CUSTOM_COLLAPSE, is_open=False),
+                    xs=12, md="auto",
+                ),
+                dbc.Col(html.Span(id=ids.ASSET_LIVE_NOTE, className="small text-muted"),
+                        className="ms-md-auto", xs=12, md="auto"),
+            ],
+            className="g-2 align-items-center mb-3",
+        ),
+        card("Sensors on one time axis",
+             [plot(ids.ASSET_STACKED),
+              html.Div("Drag to zoom: detail is fetched again for the range you choose; "
+                       "double-click to zoom out. New readings appear every few seconds.",
+                       className="small text-muted")],
+             [dbc.Row([dbc.Col(choose(ids.ASSET_SENSORS, "Sensors (up to 3)", multi=True, clearable=True),
+                               xs=12, md=9),
+                       dbc.Col(dbc.Button("Download CSV", id=ids.ASSET_CSV, color="secondary", outline=True,
+                                          size="sm"), xs=12, md=3, className="text-md-end")],
+                      className="g-2 align-items-center")]),
+        performance,
+        dbc.Row(
+            [
+                dbc.Col(card("One sensor or calculation", [plot(ids.ASSET_SINGLE)],
+                             [choose(ids.ASSET_SINGLE_CHANNEL, "Sensor or calculation")]), lg=6),
+                dbc.Col(card("Calculation results over time", [plot(ids.ASSET_CALCS)]), lg=6),
+            ]
+        ),
+        card("Two plots on one canvas, and two curves on two axes",
+             [plot(ids.ASSET_PAIR), plot(ids.ASSET_DUAL)],
+             # Stacked on a phone: side by side, each would be narrower than the dropdown's
+             # hidden focus input (208 px), which then pushes the page wider than the screen.
+             [dbc.Row([dbc.Col(choose(ids.ASSET_PAIR_A, "First"), xs=12, sm=6),
+                       dbc.Col(choose(ids.ASSET_PAIR_B, "Second"), xs=12, sm=6)], className="g-2")]),
+        card("Predictions against actual values",
+             [plot(ids.ASSET_FORECAST), html.Div(notes.get(ids.ASSET_FORECAST_METRICS), id=ids.ASSET_FORECAST_METRICS)],
+             [choose(ids.ASSET_TARGET, "Model (target and mode)")]),
+        card("Sensor against expectation",
+             [plot(ids.ASSET_RESIDUALS),
+              html.Div(notes.get(ids.ASSET_RESIDUAL_NOTE), id=ids.ASSET_RESIDUAL_NOTE, className="small text-muted")],
+             [choose(ids.ASSET_RESIDUAL_SENSOR, "Sensor")]),
+        card("Input data of a pipeline batch", [plot(ids.ASSET_BATCH_GRAPH)],
+             [choose(ids.ASSET_BATCH, "Choose a batch")]),
+    ]
+
+
+def not_found() -> html.Div:
+    """The body for an asset the user cannot see (another supplier's, deleted, or no such id)."""
+    return html.Div(
+        [html.H1("Asset not found", className="h3"),
+         html.P("There is no asset with this address among your plant: it may have been removed, "
+                "or the link is wrong.", className="text-muted"),
+         dcc.Link("← Back to the Overview", href="/")],
+        className="py-4",
     )
 
 

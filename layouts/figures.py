@@ -20,7 +20,11 @@ from plotly.subplots import make_subplots
 from app.tariffs import LONDON
 
 COLOURS = ("#2c7be5", "#e63757", "#00a388", "#f6a609", "#6b5eae", "#39afd1")
-WEBGL_FROM = 1000
+#: Traces of at least this many points are drawn with WebGL. Above every plot's own cut
+#: (app.asset_view.MAX_POINTS, 2,000), so the asset page draws SVG: its eight figures with
+#: fifteen WebGL traces took Chromium without a GPU (software GL) seconds to draw, and a
+#: browser keeps only so many WebGL contexts alive at once.
+WEBGL_FROM = 5000
 TIME_AXIS = "Time (UK)"
 # Not "responsive": with it, Dash sizes the graph to its container and drops the figure's own
 # height, so after a resize the taller figures collapsed to the container's minimum height.
@@ -42,7 +46,27 @@ class Trace:
 
     @property
     def label(self) -> str:
-        return f"{self.name} ({self.unit})" if self.unit else self.name
+        return f"{self.name} ({self.unit})" if self.unit not in DIMENSIONLESS else self.name
+
+
+#: units that say "a pure number": no "(1)" after a name
+DIMENSIONLESS = ("", "1")
+#: about how wide a character of an axis title is, in pixels (plotly's default 14 px font)
+TITLE_CHAR_PX = 8
+
+
+def fitted_title(text: str, pixels: float) -> str:
+    """``text`` broken into lines (``<br>``) at spaces so that none is longer than ``pixels``
+    (a panel's height, for a vertical axis title): the panels of a stacked plot are short, and
+    a long title runs into its neighbour's."""
+    width = max(8, int(pixels / TITLE_CHAR_PX))
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
 
 
 def uk_times(ts: pd.DatetimeIndex) -> list[str]:
@@ -88,10 +112,20 @@ def _with_points(figure: go.Figure, traces: Sequence[Trace]) -> dict[str, Any]:
     return out
 
 
+_AXIS = {"gridcolor": "#EBF0F8", "linecolor": "#EBF0F8", "ticks": "", "title": {"standoff": 15},
+         "zerolinecolor": "#EBF0F8", "automargin": True, "zerolinewidth": 2}
+#: plotly's "plotly_white" look, only the parts these figures use. Named, the whole template
+#: (every trace type's colour scales) is validated into each figure and sent with it: 7 KB and
+#: about 10 ms a figure, eight times on the asset page.
+LOOK = {"layout": {"paper_bgcolor": "white", "plot_bgcolor": "white", "font": {"color": "#2a3f5f"},
+                   "hoverlabel": {"align": "left"}, "colorway": list(COLOURS),
+                   "xaxis": _AXIS, "yaxis": _AXIS}}
+
+
 def _finish(figure: go.Figure, title: str, *, height: int, revision: str) -> go.Figure:
     figure.update_layout(
         title={"text": title, "x": 0.01, "font": {"size": 15}},
-        template="plotly_white",
+        template=LOOK,
         height=height,
         margin={"l": 60, "r": 20, "t": 60, "b": 40},
         # Shown even for one trace (plotly hides a lone trace's legend): it names what is drawn.
@@ -120,69 +154,92 @@ def stacked(traces: Sequence[Trace], title: str, *, revision: str,
     figure = make_subplots(rows=len(traces), cols=1, shared_xaxes=True, vertical_spacing=0.04)
     for row, trace in enumerate(traces, start=1):
         figure.add_trace(_styled(trace, COLOURS[(row - 1) % len(COLOURS)]), row=row, col=1)
-        figure.update_yaxes(title_text=trace.label, row=row, col=1)
+        figure.update_yaxes(title_text=fitted_title(trace.label, 0.85 * row_height), row=row, col=1)
     figure.update_xaxes(title_text=TIME_AXIS, row=len(traces), col=1)
     figure = _finish(figure, title, height=80 + row_height * len(traces), revision=revision)
     return _with_points(figure, traces)
 
 
-def single(trace: Trace, title: str, *, revision: str) -> go.Figure:
-    figure = go.Figure(line(trace, COLOURS[0]))
+def single(trace: Trace, title: str, *, revision: str) -> dict[str, Any]:
+    figure = go.Figure(_styled(trace, COLOURS[0]))
     figure.update_xaxes(title_text=TIME_AXIS)
     figure.update_yaxes(title_text=trace.label)
-    return _finish(figure, title, height=360, revision=revision)
+    return _with_points(_finish(figure, title, height=360, revision=revision), [trace])
 
 
-def side_by_side(left: Trace, right: Trace, title: str, *, revision: str) -> go.Figure:
+def side_by_side(left: Trace, right: Trace, title: str, *, revision: str) -> dict[str, Any]:
     """Two plots on one canvas, each with its own axes."""
     figure = make_subplots(rows=1, cols=2, horizontal_spacing=0.1)
     for col, (trace, colour) in enumerate(((left, COLOURS[0]), (right, COLOURS[1])), start=1):
-        figure.add_trace(line(trace, colour), row=1, col=col)
+        figure.add_trace(_styled(trace, colour), row=1, col=col)
         figure.update_xaxes(title_text=TIME_AXIS, row=1, col=col)
         figure.update_yaxes(title_text=trace.label, row=1, col=col)
     figure = _finish(figure, title, height=380, revision=revision)
     figure.update_layout(hovermode="closest")
-    return figure
+    return _with_points(figure, [left, right])
 
 
-def dual_axis(left: Trace, right: Trace, title: str, *, revision: str) -> go.Figure:
+def dual_axis(left: Trace, right: Trace, title: str, *, revision: str) -> dict[str, Any]:
     """Two curves on one plot, each with its own Y axis and unit."""
     figure = make_subplots(specs=[[{"secondary_y": True}]])
-    figure.add_trace(line(left, COLOURS[0]), secondary_y=False)
-    figure.add_trace(line(right, COLOURS[1]), secondary_y=True)
+    figure.add_trace(_styled(left, COLOURS[0]), secondary_y=False)
+    figure.add_trace(_styled(right, COLOURS[1]), secondary_y=True)
     figure.update_xaxes(title_text=TIME_AXIS)
     figure.update_yaxes(title_text=left.label, secondary_y=False, title_font={"color": COLOURS[0]})
     # Ticks of its own: synced to the left axis's grid they fall on odd values (2.505, 2.879...).
     figure.update_yaxes(title_text=right.label, secondary_y=True, title_font={"color": COLOURS[1]},
                         showgrid=False, tickmode="auto")
-    return _finish(figure, title, height=380, revision=revision)
+    return _with_points(_finish(figure, title, height=380, revision=revision), [left, right])
+
+
+def _runs(finite: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) of each run of consecutive True in ``finite``."""
+    edges = np.diff(np.concatenate(([0], finite.astype(np.int8), [0])))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True))
+
+
+def band(x: Sequence[str], lower: np.ndarray, upper: np.ndarray) -> tuple[list[str | None], list[float | None]]:
+    """The area between ``lower`` and ``upper`` as closed outlines, one per run of times that
+    have both, separated by gaps: drawn with ``fill="toself"`` each run is a ribbon of its own.
+    (Two lines filled ``tonexty`` would bridge every gap with a diagonal ribbon.)"""
+    lower, upper = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+    xs: list[str | None] = []
+    ys: list[float | None] = []
+    for start, stop in _runs(np.isfinite(lower) & np.isfinite(upper)):
+        times = list(x[start:stop])
+        xs += times + times[::-1] + [None]
+        ys += upper[start:stop].tolist() + lower[start:stop][::-1].tolist() + [None]
+    return xs[:-1], ys[:-1]
 
 
 def forecast(ts: pd.DatetimeIndex, predicted: np.ndarray, lower: np.ndarray, upper: np.ndarray,
-             actual: np.ndarray, unit: str, title: str, *, revision: str) -> go.Figure:
+             actual: np.ndarray, quantity: str, unit: str, title: str, *, revision: str) -> go.Figure:
     """Forecast with its prediction interval as a band, the actual values, and the residuals
-    (actual minus forecast) beneath on the same time axis."""
+    (actual minus forecast) beneath on the same time axis. Lines and band break where nothing
+    was forecast (NaN rows, see ``app.asset_view``); ``quantity`` names the value for the axis."""
     x = uk_times(ts)
     figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.06)
     hover = f"%{{x|%d %b %Y %H:%M}}<br>%{{y:.4g}} {unit}"
-    figure.add_trace(go.Scatter(x=x, y=values_list(upper), mode="lines", line={"width": 0},
-                                name="Interval (upper)", showlegend=False, hoverinfo="skip"), row=1, col=1)
-    figure.add_trace(go.Scatter(x=x, y=values_list(lower), mode="lines", line={"width": 0},
-                                fill="tonexty", fillcolor="rgba(44,123,229,0.18)",
-                                name="Prediction interval", hovertemplate=hover + "<extra>lower</extra>"),
-                     row=1, col=1)
-    figure.add_trace(go.Scatter(x=x, y=values_list(predicted), mode="lines", name="Forecast",
-                                line={"color": COLOURS[0], "width": 2}, hovertemplate=hover + "<extra>forecast</extra>"),
-                     row=1, col=1)
-    figure.add_trace(go.Scatter(x=x, y=values_list(actual), mode="lines+markers", name="Actual",
+    band_x, band_y = band(x, lower, upper)
+    if band_x:
+        figure.add_trace(go.Scatter(x=band_x, y=band_y, mode="lines", line={"width": 0}, fill="toself",
+                                    fillcolor="rgba(44,123,229,0.18)", name="Prediction interval",
+                                    hoverinfo="skip"), row=1, col=1)
+    interval = np.column_stack((values_list(lower), values_list(upper))).tolist() if band_x else None
+    within = f"<br>interval %{{customdata[0]:.4g}} to %{{customdata[1]:.4g}} {unit}" if band_x else ""
+    figure.add_trace(go.Scatter(x=x, y=values_list(predicted), mode="lines", name="Forecast", connectgaps=False,
+                                customdata=interval, line={"color": COLOURS[0], "width": 2},
+                                hovertemplate=hover + within + "<extra>forecast</extra>"), row=1, col=1)
+    figure.add_trace(go.Scatter(x=x, y=values_list(actual), mode="lines+markers", name="Actual", connectgaps=False,
                                 marker={"size": 4}, line={"color": "#12263f", "width": 1},
                                 hovertemplate=hover + "<extra>actual</extra>"), row=1, col=1)
     residuals = np.asarray(actual, dtype=float) - np.asarray(predicted, dtype=float)
     figure.add_trace(go.Bar(x=x, y=values_list(residuals), name="Residual (actual − forecast)",
                             marker={"color": ["#e63757" if r < 0 else "#00a388" for r in np.nan_to_num(residuals)]},
                             hovertemplate=hover + "<extra>residual</extra>"), row=2, col=1)
-    figure.update_yaxes(title_text=unit or "value", row=1, col=1)
-    figure.update_yaxes(title_text=f"Residual ({unit})" if unit else "Residual", row=2, col=1)
+    named = f"{quantity} ({unit})" if unit else quantity
+    figure.update_yaxes(title_text=named, row=1, col=1)
+    figure.update_yaxes(title_text=f"Actual − forecast ({unit})" if unit else "Actual − forecast", row=2, col=1)
     figure.update_xaxes(title_text=TIME_AXIS, row=2, col=1)
     return _finish(figure, title, height=520, revision=revision)
 

@@ -14,13 +14,13 @@ BADGES = {"good": ("Good", "success"), "warning": ("Warning", "warning"), "bad":
           None: ("No value", "secondary")}
 
 
-def card() -> dbc.Card:
+def card(tiles_: object = None, note: object = None) -> dbc.Card:
     return dbc.Card(
         [
             dbc.CardHeader(html.Strong("Performance"), className="bg-white"),
             dbc.CardBody([
-                html.Div(id=ids.ASSET_METRICS_NOTE, className="small text-muted mb-2"),
-                html.Div(id=ids.ASSET_METRICS),
+                html.Div(note, id=ids.ASSET_METRICS_NOTE, className="small text-muted mb-2"),
+                html.Div(tiles_, id=ids.ASSET_METRICS),
             ]),
         ],
         className="shadow-sm mb-4",

@@ -298,6 +298,25 @@ class DashCaller:
         return self.client.post("/_dash-update-component", json=payload)
 
 
+def component(tree: Any, ident: str) -> dict[str, Any]:
+    """The props of the component with id ``ident`` in a layout as Dash sends it (nested
+    ``{"type", "namespace", "props"}`` dicts); AssertionError when there is none."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            props = node.get("props")
+            if isinstance(props, dict):
+                if props.get("id") == ident:
+                    return props
+                stack.extend(props.values())
+            else:
+                stack.extend(node.values())
+    raise AssertionError(f"no component {ident!r} in the layout")
+
+
 def dash_as(client: FlaskClient, tenant: Tenant, role: str = "viewer") -> DashCaller:
     """Sign ``client`` in as the tenant's ``role`` (signing out whoever was signed in first)
     and return a caller for its Dash callbacks."""

@@ -19,6 +19,7 @@ from callbacks.asset import chosen_range, zoomed_range
 from layouts import ids
 from tests.billing_data import CAP, add_priced_meter, add_supplier
 from tests.conftest import (
+    component,
     Plant,
     Tenant,
     add_plant,
@@ -75,7 +76,7 @@ def test_a_long_range_sends_at_most_2000_points_a_trace_with_titles_and_units(cl
     assert len(figure["data"]) == 3
     for trace in figure["data"]:
         assert 1000 < len(trace["x"]) <= 2000  # 86,400 readings each, downsampled
-        assert trace["type"] == "scattergl"  # WebGL for long series
+        assert trace["type"] == "scatter"  # SVG: cut to 2,000 points, below WEBGL_FROM
         assert None not in trace["y"][:10]
     layout = figure["layout"]
     assert "259,200 readings" in layout["title"]["text"]  # 3 sensors x 60 days x 1,440
@@ -110,8 +111,10 @@ def test_another_suppliers_asset_shows_nothing(client, tenants, plants) -> None:
     beta = plants[1]
     body = json.dumps(call(f"{ids.ASSET_STACKED}.figure", main_inputs(beta.asset_id, "1d", beta)).get_json())
     assert "not available" in body and "torque" not in body
-    header = json.dumps(call(f"{ids.ASSET_HEADER}.children", {f"{ids.ASSET_ID}.data": beta.asset_id}).get_json())
-    assert "not available" in header and "Beta Farm" not in header
+    page = json.dumps(call(f"{ids.ASSET_BODY}.children", {f"{ids.ASSET_ID}.data": beta.asset_id}).get_json())
+    # One calm "not found", not a page of empty plots; nothing of the other supplier's asset.
+    assert "Asset not found" in page and "Beta Farm" not in page and "torque" not in page
+    assert ids.ASSET_STACKED not in page
 
 
 def test_live_updates_append_new_readings_as_a_patch(client, tenants, plants, db) -> None:  # type: ignore[no-untyped-def]
@@ -227,8 +230,8 @@ def test_the_forecast_plot_shows_one_forecast_a_time_furthest_ahead_in_the_past_
     add_predictions(db, version, rows)
     call = dash_as(client, tenants[0])
 
-    setup = call(f"{ids.ASSET_TARGET}.options", {f"{ids.ASSET_ID}.data": alpha.asset_id}).get_json()["response"]
-    options = setup[ids.ASSET_TARGET]["options"]
+    body = call(f"{ids.ASSET_BODY}.children", {f"{ids.ASSET_ID}.data": alpha.asset_id}).get_json()["response"]
+    options = component(body[ids.ASSET_BODY]["children"], ids.ASSET_TARGET)["options"]
     assert {o["value"]: o["label"] for o in options} == {
         "surrogate:destruction_rate": "destruction rate · surrogate", "forecast:torque": "torque · forecast"}
 
@@ -253,9 +256,9 @@ def test_another_suppliers_forecasts_and_models_never_show(client, tenants, plan
     add_predictions(db, version, [(END - timedelta(minutes=30), 1, 123.0, END - timedelta(hours=1))])
     call = dash_as(client, tenants[0])
     body = json.dumps(call(f"{ids.ASSET_FORECAST}.figure", forecast_inputs(beta.asset_id, "forecast:torque")).get_json())
-    assert "No model trained yet" in body and "gradient-boosted" not in body and "123" not in body
-    options = json.dumps(call(f"{ids.ASSET_TARGET}.options", {f"{ids.ASSET_ID}.data": beta.asset_id}).get_json())
-    assert "torque" not in options
+    assert "not available" in body and "gradient-boosted" not in body and "123" not in body
+    page = json.dumps(call(f"{ids.ASSET_BODY}.children", {f"{ids.ASSET_ID}.data": beta.asset_id}).get_json())
+    assert "torque" not in page and "gradient-boosted" not in page
 
 
 def test_the_forecast_a_time_shows_is_chosen_in_the_database_for_the_supplier_only(any_db: Database) -> None:

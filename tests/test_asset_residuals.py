@@ -15,7 +15,7 @@ from app.db import Database
 from app.db.models import Alert
 from app.simulation import Fault, simulate_asset, write
 from layouts import ids
-from tests.conftest import Plant, Tenant, add_plant, dash_as, utc
+from tests.conftest import Plant, Tenant, add_plant, component, dash_as, utc
 
 T0 = utc(2026, 3, 2)
 PIPE_SENSORS = ["inlet_flow", "outlet_flow", "pressure_drop"]
@@ -55,15 +55,19 @@ def drifting(db: Database, tenants: tuple[Tenant, Tenant]) -> Plant:
 
 def test_the_newest_open_drift_alert_chooses_the_sensor(client, db, tenants, drifting) -> None:  # type: ignore[no-untyped-def]
     call = dash_as(client, tenants[0])
-    first = answer(call(f"{ids.ASSET_RESIDUAL_SENSOR}.value", {f"{ids.ASSET_ID}.data": drifting.asset_id}))
-    assert first[ids.ASSET_RESIDUAL_SENSOR]["value"] == "inlet_flow"  # no drift alert: the first sensor
-    assert [o["value"] for o in first[ids.ASSET_RESIDUAL_SENSOR]["options"]] == PIPE_SENSORS
+
+    def picker() -> dict[str, Any]:
+        body = answer(call(f"{ids.ASSET_BODY}.children", {f"{ids.ASSET_ID}.data": drifting.asset_id}))
+        return component(body[ids.ASSET_BODY]["children"], ids.ASSET_RESIDUAL_SENSOR)
+
+    first = picker()
+    assert first["value"] == "inlet_flow"  # no drift alert: the first sensor
+    assert [o["value"] for o in first["options"]] == PIPE_SENSORS
     add_alert(db, drifting, "pressure_drop", "drift", 60)
     add_alert(db, drifting, "outlet_flow", "drift", 80)
     add_alert(db, drifting, "inlet_flow", "drift", 90, status="closed")  # newer, but closed
     add_alert(db, drifting, "pressure_drop", "high", 95)  # newer, but not a drift
-    chosen = answer(call(f"{ids.ASSET_RESIDUAL_SENSOR}.value", {f"{ids.ASSET_ID}.data": drifting.asset_id}))
-    assert chosen[ids.ASSET_RESIDUAL_SENSOR]["value"] == "outlet_flow"
+    assert picker()["value"] == "outlet_flow"
 
 
 def test_a_drifting_sensor_shows_reading_expectation_residual_and_cusum_past_its_threshold(
@@ -108,5 +112,5 @@ def test_another_suppliers_asset_shows_nothing(client, tenants, drifting) -> Non
     call = dash_as(client, tenants[1])
     body = json.dumps(answer(call(f"{ids.ASSET_RESIDUALS}.figure", inputs(drifting, "outlet_flow"))))
     assert "not available" in body and "Expected by the twin" not in body
-    options = answer(call(f"{ids.ASSET_RESIDUAL_SENSOR}.value", {f"{ids.ASSET_ID}.data": drifting.asset_id}))
-    assert options[ids.ASSET_RESIDUAL_SENSOR] == {"options": [], "value": None}
+    page = json.dumps(answer(call(f"{ids.ASSET_BODY}.children", {f"{ids.ASSET_ID}.data": drifting.asset_id})))
+    assert "Asset not found" in page and "outlet" not in page and ids.ASSET_RESIDUAL_SENSOR not in page

@@ -256,10 +256,10 @@ def test_every_figure_of_the_asset_page_is_drawn_with_data(
     stacked = figures[ids.ASSET_STACKED]
     assert [t["name"] for t in stacked["traces"]] == ["Torque (Nm)", "Speed (rpm)", "Oil temperature (°C)"]
     assert [t["points"] for t in stacked["traces"]] == [1440, 1440, 1440]  # the last day, every minute
-    assert {t["type"] for t in stacked["traces"]} == {"scattergl"}  # long series: WebGL
+    assert {t["type"] for t in stacked["traces"]} == {"scatter"}  # SVG: every trace is cut to 2,000 points
     assert "last day (4,320 readings)" in stacked["title"]
     assert [t["name"] for t in figures[ids.ASSET_CALCS]["traces"]] == [
-        "Destruction rate (1/s)", "Accumulated destruction (1)"]
+        "Destruction rate (1/s)", "Accumulated destruction"]
     assert len(figures[ids.ASSET_PAIR]["traces"]) == len(figures[ids.ASSET_DUAL]["traces"]) == 2
     forecast = {t["name"]: t for t in figures[ids.ASSET_FORECAST]["traces"]}
     assert {"Forecast", "Actual", "Residual (actual − forecast)"} <= set(forecast)

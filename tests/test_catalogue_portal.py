@@ -21,7 +21,7 @@ from app.ingest import write_sensor_readings
 from app.plant.catalogue import Actor, create_asset, create_sensor, create_site
 from layouts import catalogue as page
 from layouts import ids
-from tests.conftest import DashCaller, Tenant, dash_as
+from tests.conftest import DashCaller, Tenant, component, dash_as
 
 
 def send(call: DashCaller, output: str, values: dict[str, Any], changed: str | None = None) -> dict[str, Any]:
@@ -380,14 +380,14 @@ def test_a_new_generic_asset_with_one_sensor_and_no_data_shows_its_page_calmly(c
     sensor_id = save_sensor(call, new_sensor(asset_id), name="flow_m3h", unit="m³/h")[f"{ids.CAT_EDITING}.data"]["id"]
     save_asset(call, {"kind": "asset", "id": asset_id}, site_id=site_id, name="Pump 7", kind="generic",
                formulas=[("volume_m3", "m³", "integrate(flow_m3h) / 3600")])
-    setup = send(call, f"{ids.ASSET_HEADER}.children", {f"{ids.ASSET_ID}.data": asset_id})
-    header = words(setup[f"{ids.ASSET_HEADER}.children"])
+    body = send(call, f"{ids.ASSET_BODY}.children", {f"{ids.ASSET_ID}.data": asset_id})[f"{ids.ASSET_BODY}.children"]
+    header = words(component(body, ids.ASSET_HEADER))
     assert "Pump 7" in header and "Generic asset at Works" in header
     assert "The pipeline has not run yet" in header and '"data-level": "never"' in header
     assert "No data yet" in header
     assert f"/admin/catalogue?asset={asset_id}" in header
-    assert setup[f"{ids.ASSET_SENSORS}.value"] == [f"s:{sensor_id}"]
-    channels = [o["value"] for o in setup[f"{ids.ASSET_SINGLE_CHANNEL}.options"]]
+    assert component(body, ids.ASSET_SENSORS)["value"] == [f"s:{sensor_id}"]
+    channels = [o["value"] for o in component(body, ids.ASSET_SINGLE_CHANNEL)["options"]]
     assert channels == [f"s:{sensor_id}", "c:volume_m3"]  # its formula is a calculation
 
     values = {f"{ids.ASSET_ID}.data": asset_id, f"{ids.ASSET_RANGE}.value": "1d",
@@ -414,6 +414,7 @@ def test_the_status_line_says_what_the_last_pipeline_run_left(client, tenants, d
     with db.sensors_engine.begin() as conn:
         write_sensor_readings(conn, pd.DataFrame({"sensor_id": sensor_id, "ts": times, "value": 5.0}))
     pipeline.calculate(db, app.extensions[EXTENSION_KEY].settings, asset_id)
-    header = words(send(call, f"{ids.ASSET_HEADER}.children", {f"{ids.ASSET_ID}.data": asset_id}))
+    body = send(call, f"{ids.ASSET_BODY}.children", {f"{ids.ASSET_ID}.data": asset_id})[f"{ids.ASSET_BODY}.children"]
+    header = words(component(body, ids.ASSET_HEADER))
     assert "Pipeline ran" in header and '"data-level": "ok"' in header
     assert "Data from" in header and "/admin/catalogue" not in header  # the edit link is for admins

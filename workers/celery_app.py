@@ -120,6 +120,11 @@ def on_worker_process_init(**_kwargs: Any) -> None:
     database = getattr(current_app, "_twin_database", None)
     if database is not None:
         database.dispose()
+    # Parallelism comes from the pool's processes: inside each, numerics get one thread (the
+    # anomaly pass's many small ridge fits ran 3-4x slower with OpenBLAS's own threads).
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
 
 
 app = create_celery()
