@@ -362,7 +362,12 @@ def test_the_meter_page_draws_each_periods_energy_and_cost_and_the_cumulative_co
         ("Energy (kWh)", 3), ("Period cost (£)", 3), ("Cumulative cost (£)", 3)]
     assert chart["svgBars"] == 6
     assert "Meter E-ALPHA-2" in browser.find_element(By.ID, ids.METER_HEADER).text
-    assert "opening reading" in browser.find_element(By.ID, ids.METER_TABLE).text
+    # A few reads: one bar per reading's period, and every reading on the grid's one page
+    # (which the server sends once the grid asks for it).
+    checked = browser.find_element(By.CSS_SELECTOR, f"#{ids.METER_RESOLUTION} input:checked")
+    assert checked.get_attribute("value") == "reading"
+    wait(browser).until(lambda d: "opening reading" in d.find_element(By.ID, ids.METER_TABLE).text)
+    assert browser.find_element(By.ID, ids.METER_TABLE).text.count("Actual") == 4
 
 
 def test_an_emailed_summary_is_queued_and_shows_as_sent_on_the_emails_page(
