@@ -16,7 +16,7 @@ from app.queue import QueueUnavailable
 from app.tariffs import format_pounds
 from app.twins import ASSET_TYPES
 from app.web.context import db_session, twin
-from app.whatif import FIELD, ScenarioError, fields_of, job_state, presets, submit, whatif_assets
+from app.whatif import FIELD, MAX_SCENARIOS, ScenarioError, fields_of, job_state, presets, submit, whatif_assets
 from layouts import ids
 from layouts import whatif as page
 from layouts.figures import COLOURS
@@ -25,7 +25,22 @@ log = logging.getLogger(__name__)
 
 FIELDS_ALL = {"type": ids.WHATIF_FIELD, "field": ALL, "scenario": ALL}
 ROWS_ALL = {"type": ids.WHATIF_ROW, "field": ALL, "scenario": ALL}
+COLUMNS_ALL = {"type": ids.WHATIF_COLUMN, "scenario": ALL}
 HIDDEN = {"display": "none"}
+
+
+def shown_count(count: str | None) -> int:
+    """How many scenarios the user compares: the page's choice, or the first shown."""
+    try:
+        return min(MAX_SCENARIOS, max(1, int(count or page.SHOWN)))
+    except ValueError:
+        return page.SHOWN
+
+
+def column_styles(scenarios: list[int], count: str | None) -> list[dict[str, str]]:
+    """Each scenario column's style: shown for the first ``count``, hidden after."""
+    shown = shown_count(count)
+    return [{} if scenario < shown else HIDDEN for scenario in scenarios]
 
 
 def _forms(entries: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
@@ -73,12 +88,11 @@ def register(app: dash.Dash) -> None:
         return styles, values, note
 
     @app.callback(
-        Output({"type": ids.WHATIF_COLUMN, "scenario": ALL}, "style"),
+        Output(COLUMNS_ALL, "style"),
         Input(ids.WHATIF_COUNT, "value"),
     )
     def columns(count):  # type: ignore[no-untyped-def]
-        shown = int(count or page.SHOWN)
-        return [{} if c["id"]["scenario"] < shown else HIDDEN for c in ctx.outputs_list]
+        return column_styles([c["id"]["scenario"] for c in ctx.outputs_list], count)
 
     @app.callback(
         Output(ids.WHATIF_RESULT, "data"),
@@ -104,7 +118,7 @@ def register(app: dash.Dash) -> None:
             try:
                 done = submit(twin().db, twin().settings, twin().queue, supplier_id=current_user.supplier_id,
                               user_id=current_user.id, asset_id=int(asset_id),
-                              forms=_forms(ctx.states_list[2], int(count or page.SHOWN)))
+                              forms=_forms(ctx.states_list[2], shown_count(count)))
             except ScenarioError as exc:
                 return no_update, None, True, 0, "", "danger", str(exc)
             except AssetNotFound:

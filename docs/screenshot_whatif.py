@@ -1,12 +1,12 @@
-"""Take docs/screenshots/whatif.png from a running demo portal with a worker.
+"""Take docs/screenshots/whatif.png from a running demo portal.
 
     TWIN_HOME=/tmp/demo TWIN_DEMO=1 .venv/bin/twin db upgrade && ... twin seed-demo
     TWIN_HOME=/tmp/demo TWIN_DEMO=1 .venv/bin/twin web --port 8064 &
-    TWIN_HOME=/tmp/demo TWIN_DEMO=1 .venv/bin/twin worker &
     .venv/bin/python docs/screenshot_whatif.py --url http://127.0.0.1:8064 --home /tmp/demo
 
-Logs in with the first demo login, compares the four preset scenarios of the first dispenser
-over a week (so the run goes to the worker, with progress), and captures the whole page.
+Logs in with the first demo login, chooses three scenarios of the first dispenser, edits the
+third (its name, users and setpoint: what Run compares is what the page shows), runs them over
+a day (simulated in the request, no worker needed) and captures the whole page.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 OUT = Path(__file__).resolve().parent / "screenshots" / "whatif.png"
 WIDTH = 1280
+COUNT = 3  # scenarios compared
 
 
 def field(name: str, scenario: int) -> tuple[str, str]:
@@ -41,15 +42,19 @@ def main() -> None:
         sign_in(driver, args.url, login)
         driver.get(f"{args.url}/whatif")
         wait.until(lambda d: d.find_element(*field("name", 3)).get_attribute("value"))
-        Select(driver.find_element(By.ID, "whatif-count")).select_by_value("4")
-        for scenario in range(4):
-            Select(driver.find_element(*field("duration_hours", scenario))).select_by_value("168")
+        Select(driver.find_element(By.ID, "whatif-count")).select_by_value(str(COUNT))
+        wait.until(ec.visibility_of_element_located(field("name", COUNT - 1)))
+        for name, text in (("name", "Busy and cooler"), ("users", "12"), ("setpoint_c", "55")):
+            box = driver.find_element(*field(name, COUNT - 1))
+            box.clear()
+            box.send_keys(text)
         driver.find_element(By.ID, "whatif-run").click()
         wait.until(ec.visibility_of_element_located((By.ID, "whatif-kpis-table")))
         wait.until(lambda d: d.execute_script(
-            "return [...document.querySelectorAll('#whatif-energy .barlayer .point path')].length") == 4)
+            "return [...document.querySelectorAll('#whatif-energy .barlayer .point path')].length") == COUNT)
         wait.until(lambda d: d.execute_script(
-            "return document.querySelectorAll('#whatif-temperature .scatterlayer .trace path.js-line').length") == 4)
+            "return document.querySelectorAll('#whatif-temperature .scatterlayer .trace path.js-line').length")
+            == COUNT)
         # The whole page: a window taller than it, then the page's own height cut from that.
         driver.set_window_size(WIDTH, 2600)
         time.sleep(2)  # the plots redraw for the new size

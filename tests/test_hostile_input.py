@@ -177,6 +177,22 @@ def test_a_forged_dash_body_of_the_wrong_shape_is_a_400_not_a_500(world: World) 
         assert response.status_code == 400, (raw[:20], response.data[:300])
 
 
+def test_a_lone_pattern_matching_output_is_accepted_as_the_list_of_its_matches() -> None:
+    from app.web.bodies import dash_body_problem
+
+    key = '{"scenario":["ALL"],"type":"whatif-column"}.style'
+    callbacks = {key: {"inputs": [{"id": "whatif-count", "property": "value"}], "state": [],
+                       "output": object()}}
+    body = {"output": key, "inputs": [{"id": "whatif-count", "property": "value", "value": "3"}],
+            "changedPropIds": ["whatif-count.value"],
+            # What dash-renderer sends for Output({"type": ..., "scenario": ALL}, "style").
+            "outputs": [{"id": {"type": "whatif-column", "scenario": n}, "property": "style"} for n in range(4)]}
+    assert dash_body_problem(body, callbacks) is None
+    assert dash_body_problem({**body, "outputs": [1, 2]}, callbacks) is not None
+    plain = {"a.children": {"inputs": body["inputs"], "state": [], "output": object()}}
+    assert dash_body_problem({**body, "output": "a.children"}, plain) is not None  # not a pattern: one output
+
+
 # -- the login form ------------------------------------------------------------------------------
 
 

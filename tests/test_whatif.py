@@ -3,6 +3,7 @@ reproducible, nothing reaches the asset's history, and long runs go through a re
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -21,8 +22,9 @@ from app.ingest import write_sensor_readings
 from app.model_registry import AssetNotFound
 from app.queue import TaskQueue
 from app.twins import asset_type
+from layouts import ids
 from settings import Settings
-from tests.conftest import Tenant, add_plant, add_tenant, make_settings, utc
+from tests.conftest import Tenant, add_plant, add_tenant, dash_as, make_settings, utc
 from tests.test_workers import wait_for
 from workers.celery_app import create_celery
 
@@ -177,6 +179,27 @@ def test_presets_start_from_the_asset_and_change_one_thing_each(db: Database, te
     assert first["users"] == 3 and first["setpoint_c"] == 60.0 and first["heater_regime"] == "thermostat"
     changed = [{k for k, v in s["values"].items() if v != first[k]} for s in scenarios[1:]]
     assert changed == [{"users"}, {"setpoint_c"}, {"heater_regime"}]
+
+
+def columns_request(dependencies: list[dict[str, Any]], count: str) -> dict[str, Any]:
+    """The body Dash's renderer posts when "Scenarios to compare" changes: the callback's
+    pattern-matching output expanded to the four columns, sent in a list when the callback
+    declares its outputs as one (its id starts with "..") and bare otherwise."""
+    dep = next(d for d in dependencies if ids.WHATIF_COLUMN in d["output"])
+    matches = [{"id": {"scenario": n, "type": ids.WHATIF_COLUMN}, "property": "style"}
+               for n in range(whatif.MAX_SCENARIOS)]
+    return {"output": dep["output"], "outputs": [matches] if dep["output"].startswith("..") else matches,
+            "inputs": [{"id": ids.WHATIF_COUNT, "property": "value", "value": count}], "state": [],
+            "changedPropIds": [f"{ids.WHATIF_COUNT}.value"]}
+
+
+def test_choosing_how_many_scenarios_shows_that_many_columns(client, tenants) -> None:  # type: ignore[no-untyped-def]
+    caller = dash_as(client, tenants[0], "operator")
+    for count in ("1", "3", "4"):  # not refused as a request matching no callback (it was a 400)
+        response = client.post("/_dash-update-component", json=columns_request(caller.dependencies, count))
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+        styles = {json.loads(key)["scenario"]: props["style"] for key, props in response.get_json()["response"].items()}
+        assert [n for n, style in sorted(styles.items()) if style.get("display") != "none"] == list(range(int(count)))
 
 
 def test_the_cost_uses_the_suppliers_tariff_in_force_or_the_default(db: Database, settings: Settings,

@@ -73,7 +73,13 @@ def dash_body_problem(body: Any, callback_map: dict[str, Any]) -> str | None:
     outputs = body.get("outputs")
     registered = callback.get("output")
     count = len(registered) if isinstance(registered, (list, tuple)) else int(registered is not None)
-    if isinstance(outputs, list):
+    # One pattern-matching output with ALL ('{"type":...,"scenario":["ALL"]}.style') arrives
+    # as the bare list of its matches, however many there are.
+    lone_pattern = count == 1 and not isinstance(registered, (list, tuple)) and output.startswith("{")
+    if isinstance(outputs, list) and lone_pattern:
+        if not all(_is_prop(o) for o in outputs):
+            return "the outputs do not match the callback's"
+    elif isinstance(outputs, list):
         if len(outputs) != count or not all(_is_prop(o) or isinstance(o, list) for o in outputs):
             return "the outputs do not match the callback's"
     elif not (count <= 1 and (outputs is None or _is_prop(outputs))):
