@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dash
 from dash import Input, Output, State, ctx, no_update
@@ -29,6 +29,9 @@ from callbacks.formatting import when
 from layouts import ids
 from layouts import models as page
 
+if TYPE_CHECKING:
+    from app.db.models import Validation
+
 log = logging.getLogger(__name__)
 
 
@@ -46,6 +49,18 @@ def _summary(slot: Slot | None, target: str, mode: str) -> Any:
                              served.backtested and served.kind == "baseline",
                              [s.cells(served.coverage_nominal) for s in served.scores], checked,
                              history_text(slot.versions))
+
+
+def _percent(share: float | None) -> float | None:
+    return None if share is None else share * 100
+
+
+def _point(validation: Validation, number: int, mode: str) -> page.Point:
+    """A validation as the chart draws it: a measure not taken stays a gap, never a 0 %."""
+    expected = (validation.details or {}).get("expected")
+    return {"version": number, "mode": mode, "at": validation.window_to.astimezone(LONDON).replace(tzinfo=None),
+            "mape": _percent(validation.mape), "coverage": _percent(validation.coverage),
+            "nominal": _percent(expected) if isinstance(expected, (int, float)) else None}
 
 
 def register(app: dash.Dash) -> None:
@@ -75,12 +90,12 @@ def register(app: dash.Dash) -> None:
     )
     def show(asset_id, target, _refresh):  # type: ignore[no-untyped-def]
         if asset_id is None:
-            return [], None, page.table([], [], "No assets yet."), page.validation_chart([], "—"), None, None, True
+            return [], None, page.table([], [], "No assets yet."), page.validation_chart([], None), None, None, True
         try:
             view = overview(db_session(), current_user.supplier_id, int(asset_id),
                             twin().settings.pipeline.schedule_file)
         except (AssetNotFound, ValueError):
-            return [], None, page.table([], [], "This asset is not available."), page.validation_chart([], "—"), None, None, True
+            return [], None, page.table([], [], "This asset is not available."), page.validation_chart([], None), None, None, True
         target = target if target in view.targets else (view.targets[0] if view.targets else None)
         versions = [v for v in view.versions if v.target == target]
         rows = [[f"v{v.version}", v.mode, v.status, method_name(v.algorithm), when(v.created_at),
@@ -90,10 +105,9 @@ def register(app: dash.Dash) -> None:
                  f"pruned {when(v.pruned_at)}" if v.pruned_at else v.file_sha256[:12]] for v in versions]
         # By row id: version numbers repeat across an asset's targets (each has its own v1).
         chosen = {v.id for v in versions}
+        modes = {v.id: v.mode for v in versions}
         checks = [(val, n) for val, n in view.validations if val.model_version_id in chosen]
-        points = [{"version": n, "at": val.window_to.astimezone(LONDON).replace(tzinfo=None),
-                   "mape": (val.mape or 0) * 100,
-                   "coverage": (val.coverage or 0) * 100} for val, n in checks]
+        points = [_point(val, n, modes[val.model_version_id]) for val, n in checks]
         validation_rows = [[f"v{n}", f"{when(val.window_from)} – {when(val.window_to)}", val.n,
                             "—" if val.mae is None else f"{val.mae:.4g}", percent(val.mape), percent(val.coverage), p_value_text(val),
                             val.disposition, val.reason]
@@ -107,7 +121,7 @@ def register(app: dash.Dash) -> None:
                 page.table(["Version", "Mode", "Status", "Method", "Trained", "Training data", "Points",
                             "MAE", "MAPE", "Coverage", "File"], rows,
                            "No model trained yet: an admin can press Train now, or wait for the schedule.")),
-            page.validation_chart(points, target or "—"),
+            page.validation_chart(points, target),
             page.table(["Version", "Window", "Points", "MAE", "MAPE", "Coverage", "Binomial p", "Decision", "Why"],
                        validation_rows, "No validation yet."),
             page.table(["When", "Version", "What", "Why"], event_rows, "No decisions yet."),

@@ -8,13 +8,14 @@ Components only; ``callbacks.models`` fills them.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import dcc, html
 from plotly.subplots import make_subplots
 
-from layouts import ids
+from layouts import figures, ids
 
 PATH = "/models"
 TITLE = "Models · Energy Twin"
@@ -100,31 +101,72 @@ def no_slot(title: str, mode: str, text: str) -> html.Div:
                     className="mb-3", **{"data-mode": mode})
 
 
-def validation_chart(points: list[dict[str, object]], target: str) -> go.Figure:
-    """MAPE and interval coverage of each validation, per version, on two axes."""
-    figure = make_subplots(specs=[[{"secondary_y": True}]])
-    for version in sorted({p["version"] for p in points}):  # type: ignore[type-var]
-        mine = [p for p in points if p["version"] == version]
-        times = [p["at"] for p in mine]
-        figure.add_trace(go.Scatter(x=times, y=[p["mape"] for p in mine], mode="lines+markers",
-                                    name=f"v{version} MAPE (%)",
-                                    hovertemplate="%{x|%d %b %H:%M}<br>MAPE %{y:.2f} %<extra></extra>"))
-        figure.add_trace(go.Scatter(x=times, y=[p["coverage"] for p in mine], mode="lines+markers",
-                                    name=f"v{version} coverage (%)", line={"dash": "dot"},
-                                    hovertemplate="%{x|%d %b %H:%M}<br>coverage %{y:.0f} %<extra></extra>"),
-                         secondary_y=True)
-    figure.update_layout(title=f"Forecast error and interval coverage of {target}", template="plotly_white",
-                         height=340, margin={"l": 60, "r": 60, "t": 50, "b": 40},
-                         legend={"orientation": "h", "y": -0.2})
-    figure.update_xaxes(title_text="Validated at (UK time)", tickformat="%d %b\n%H:%M")
-    times = [p["at"] for p in points]
-    if times and max(times) == min(times):  # one validation: show the day around it, not milliseconds
-        figure.update_xaxes(range=[min(times) - timedelta(hours=12), max(times) + timedelta(hours=12)])
-    figure.update_yaxes(title_text="MAPE (%)", rangemode="tozero", secondary_y=False)
-    figure.update_yaxes(title_text="Interval coverage (%)", range=[0, 105], dtick=20,
-                        showgrid=False, secondary_y=True)
+#: One validation of the chart: its version ("version", "mode"), when its window ended
+#: ("at", UK wall-clock time), MAPE and coverage in per cent (None: not measured) and the
+#: coverage its intervals aim at ("nominal", per cent, or None).
+Point = dict[str, Any]
+CHART_HEIGHT = 460
+MARKER = {"size": 10, "line": {"width": 1, "color": "white"}}
+PANELS = ("Forecast error, MAPE (%): lower is better",
+          "Interval coverage (%): share of actual values inside the forecast interval")
+
+
+def _label(point: Point, key: str, digits: int) -> str:
+    value = point[key]
+    return "" if value is None else f"{value:.{digits}f} %"
+
+
+def _version_traces(figure: go.Figure, mine: list[Point], name: str, colour: str) -> None:
+    """A version's MAPE (top panel) and coverage (bottom), one legend entry for both; the
+    newest point of each is labelled with its value, so a single validation reads at a glance."""
+    times = [p["at"] for p in mine]
+    for row, key, digits, what in ((1, "mape", 2, "MAPE"), (2, "coverage", 0, "coverage")):
+        figure.add_trace(go.Scatter(
+            x=times, y=[p[key] for p in mine], mode="lines+markers+text", name=name, legendgroup=name,
+            showlegend=row == 1, line={"color": colour, "width": 2}, marker={**MARKER, "color": colour},
+            text=[""] * (len(mine) - 1) + [_label(mine[-1], key, digits)], textposition="top center",
+            textfont={"color": colour}, cliponaxis=False, connectgaps=False,
+            hovertemplate=f"{name}<br>%{{x|%d %b %H:%M}}<br>{what} %{{y:.{digits}f}} %<extra></extra>"),
+            row=row, col=1)
+
+
+def validation_chart(points: list[Point], target: str | None) -> go.Figure:
+    """How each version of a target validated over time: MAPE (lower is better) above, interval
+    coverage (near its nominal, drawn dashed, is right) below, on axes of their own; one colour
+    per version in both. A single validation is drawn as labelled markers with a note that the
+    lines grow as more are made."""
+    title = f"Validation of the {target.replace('_', ' ')} models over time" if target else "Validation over time"
     if not points:
-        figure.add_annotation(text="No validation yet: forecasts are validated once what they "
-                                   "forecast has happened.", showarrow=False, x=0.5, y=0.5,
-                              xref="paper", yref="paper")
+        return figures.empty(title, "No validation yet: forecasts are validated once what they "
+                                    "forecast has happened.", height=260)
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.16, subplot_titles=PANELS)
+    versions = sorted({(p["version"], p["mode"]) for p in points})
+    for index, (version, mode) in enumerate(versions):
+        mine = sorted((p for p in points if (p["version"], p["mode"]) == (version, mode)), key=lambda p: p["at"])
+        _version_traces(figure, mine, f"v{version} ({mode})", figures.COLOURS[index % len(figures.COLOURS)])
+    for nominal in sorted({p["nominal"] for p in points if p["nominal"] is not None}):
+        figure.add_hline(y=nominal, row=2, col=1, line={"dash": "dash", "color": "#6e84a3", "width": 1},
+                         annotation_text=f"nominal {nominal:.0f} %", annotation_position="bottom right",
+                         annotation_font={"color": "#6e84a3", "size": 11})
+    times = [p["at"] for p in points]
+    subtitle = None
+    if max(times) == min(times):  # one validation: the day around it, not milliseconds, and why one
+        figure.update_xaxes(range=[min(times) - timedelta(hours=12), max(times) + timedelta(hours=12)])
+        subtitle = ("One validation so far: each later check of the forecasts against what "
+                    "happened adds a point.")
+    figure.update_layout(title={"text": title, "x": 0.01, "font": {"size": 15},
+                                "subtitle": {"text": subtitle or f"{len(points)} validations",
+                                             "font": {"size": 12, "color": "#6e84a3"}}},
+                         template="plotly_white", height=CHART_HEIGHT, hovermode="closest",
+                         margin={"l": 70, "r": 20, "t": 110, "b": 50}, showlegend=True,
+                         legend={"orientation": "h", "yanchor": "bottom", "y": 1.1, "xanchor": "right", "x": 1,
+                                 "title": {"text": "Version"}})
+    for panel in PANELS:  # each panel's title over its left edge, like the figure's
+        figure.update_annotations(selector={"text": panel}, x=0, xanchor="left", font={"size": 13})
+    figure.update_xaxes(tickformat="%d %b\n%H:%M")
+    figure.update_xaxes(title_text="Validated at (UK time): the end of each validation window", row=2, col=1)
+    mape = [p["mape"] for p in points if p["mape"] is not None]
+    figure.update_yaxes(title_text="MAPE (%)", rangemode="tozero", row=1, col=1,
+                        range=[0, 1.3 * max(mape)] if mape and max(mape) > 0 else None)
+    figure.update_yaxes(title_text="Coverage (%)", range=[0, 112], dtick=25, row=2, col=1)
     return figure

@@ -5,14 +5,19 @@ and queues a job."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 
-from app.db.models import Job
+from app.db.models import Job, Validation
 from app.model_registry import slots, train_mode
+from tests.browser_support import log_in, wait
 from tests.conftest import add_plant, dash_as
 from tests.model_rows import TRAINED, add_validation, add_version, backtest
+
+pytest_plugins = ["tests.browser_fixtures"]  # chrome_paths, browser, portal: one browser test
 
 
 def text_of(response) -> str:  # type: ignore[no-untyped-def]
@@ -174,3 +179,97 @@ def test_the_validations_shown_are_the_chosen_targets_though_every_target_has_a_
     shown = text_of(dash_as(client, tenants[0])("models-validations.children", {
         "models-asset.value": mine, "models-target.value": "torque"}))
     assert "keep" in shown and "retrain" not in shown
+
+
+# -- the validation chart -----------------------------------------------------------------------
+
+
+def add_check(db, version_id: int, at: datetime, mape: float | None, coverage: float | None) -> None:  # type: ignore[no-untyped-def]
+    """A validation of ``version_id`` whose window ended ``at``, with its MAPE and coverage
+    (shares, as the service stores them) and a nominal coverage of 90 %."""
+    with db.Session() as session, session.begin():
+        session.add(Validation(model_version_id=version_id, window_from=at - timedelta(hours=6), window_to=at,
+                               n=30, mae=1.0, rmse=1.2, mape=mape, r2=0.9, coverage=coverage, disposition="keep",
+                               reason="as the backtest promised", details={"expected": 0.9}))
+
+
+def chart_of(client, tenant, asset_id: int, target: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    response = dash_as(client, tenant)("models-chart.figure", {"models-asset.value": asset_id,
+                                                               "models-target.value": target})
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return response.get_json()["response"]["models-chart"]["figure"]  # type: ignore[no-any-return]
+
+
+def panels(figure: dict[str, Any]) -> dict[str, dict[str, tuple[list[str], list[float | None]]]]:
+    """Each y axis's traces (by axis title): trace name -> its times and values (to 6 places)."""
+    layout = figure["layout"]
+    found: dict[str, dict[str, tuple[list[str], list[float | None]]]] = {}
+    for trace in figure["data"]:
+        axis = "yaxis" + trace.get("yaxis", "y")[1:]
+        values = [None if v is None else round(v, 6) for v in trace["y"]]
+        found.setdefault(layout[axis]["title"]["text"], {})[trace["name"]] = (trace["x"], values)
+    return found
+
+
+def test_the_validation_chart_shows_each_versions_history_on_axes_that_do_not_overlap(
+        client, tenants, db) -> None:  # type: ignore[no-untyped-def]
+    mine = add_plant(db, ["demand", "speed"], name="Alpha Works", supplier_id=tenants[0].supplier_id).asset_id
+    old = add_version(db, mine, "demand", version=1, status="retired", report=backtest())
+    new = add_version(db, mine, "demand", version=2, report=backtest())
+    day = TRAINED + timedelta(days=2)  # 3 Nov, UK time = UTC
+    add_check(db, old, day, 0.005, 0.91)
+    add_check(db, old, day + timedelta(days=1), 0.009, 0.80)
+    add_check(db, new, day + timedelta(days=2), 0.003, None)  # coverage not measured: a gap, not 0 %
+    add_check(db, add_version(db, mine, "speed", report=backtest()), day, 0.5, 0.5)  # another target's
+    figure = chart_of(client, tenants[0], mine, "demand")
+
+    assert panels(figure) == {
+        "MAPE (%)": {"v1 (forecast)": (["2026-11-03T00:00:00", "2026-11-04T00:00:00"], [0.5, 0.9]),
+                     "v2 (forecast)": (["2026-11-05T00:00:00"], [0.3])},
+        "Coverage (%)": {"v1 (forecast)": (["2026-11-03T00:00:00", "2026-11-04T00:00:00"], [91.0, 80.0]),
+                         "v2 (forecast)": (["2026-11-05T00:00:00"], [None])}}
+    layout = figure["layout"]
+    top, bottom = layout["yaxis"], layout["yaxis2"]
+    assert "overlaying" not in bottom and "overlaying" not in top
+    assert bottom["domain"][1] < top["domain"][0]  # one panel above the other, a gap between
+    assert "demand" in layout["title"]["text"] and "validation" in layout["xaxis2"]["title"]["text"].lower()
+    nominal = [s for s in layout["shapes"] if s["yref"].startswith("y2")]
+    assert [(s["y0"], s["y1"]) for s in nominal] == [(90.0, 90.0)]  # what coverage aims at, dashed
+
+
+def test_a_single_validation_is_drawn_as_labelled_markers_with_a_note(client, tenants, db) -> None:  # type: ignore[no-untyped-def]
+    mine = add_plant(db, ["demand"], name="Alpha Works", supplier_id=tenants[0].supplier_id).asset_id
+    add_check(db, add_version(db, mine, "demand", report=backtest()), TRAINED + timedelta(days=2), 0.0069, 0.875)
+    figure = chart_of(client, tenants[0], mine, "demand")
+
+    assert [t["text"] for t in figure["data"]] == [["0.69 %"], ["88 %"]]  # each value written by its point
+    assert all("markers" in t["mode"] and t["marker"]["size"] >= 8 for t in figure["data"])
+    assert "One validation so far" in figure["layout"]["title"]["subtitle"]["text"]
+    assert figure["layout"]["xaxis"]["range"] == ["2026-11-02T12:00:00", "2026-11-03T12:00:00"]  # a day around it
+
+
+@pytest.mark.browser
+def test_the_validation_chart_draws_its_panels_apart_and_every_validation_as_a_marker(
+        portal, browser, tenants, db) -> None:  # type: ignore[no-untyped-def]
+    mine = add_plant(db, ["demand"], name="Alpha Works", supplier_id=tenants[0].supplier_id).asset_id
+    version = add_version(db, mine, "demand", report=backtest())
+    for day, (mape, coverage) in enumerate([(0.004, 0.9), (0.006, 0.85), (0.005, 0.95)]):
+        add_check(db, version, TRAINED + timedelta(days=2 + day), mape, coverage)
+    log_in(browser, portal, *tenants[0].users["viewer"], path="/models")
+    drawn = wait(browser).until(lambda d: d.execute_script(CHART_JS))
+    top, bottom = drawn["panels"]
+    assert bottom["top"] >= top["bottom"]  # the coverage panel below the MAPE panel, not over it
+    assert drawn["markers"] == 6  # three validations, each in both panels
+    assert drawn["ytitles"] == ["MAPE (%)", "Coverage (%)"]
+
+
+# The chart as plotly drew it: its two panels' boxes, the markers shown, the y axes' titles.
+CHART_JS = """
+const g = document.querySelector('#models-chart .js-plotly-plot');
+if (!g || !g._fullData || !g._fullData.length) return null;
+const box = e => { const r = e.getBoundingClientRect(); return {top: r.top, bottom: r.bottom}; };
+const panels = [...g.querySelectorAll('.draglayer .nsewdrag')].map(box).sort((a, b) => a.top - b.top);
+const markers = [...g.querySelectorAll('.scatterlayer .points path')].filter(e => e.getBBox().width > 0).length;
+const ytitles = [...g.querySelectorAll('text.ytitle, text.y2title')].map(e => e.textContent);
+return panels.length == 2 && markers ? {panels, markers, ytitles} : null;
+"""
