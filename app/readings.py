@@ -7,7 +7,15 @@ digits than the register has, in the future, not after the previous reading, or 
 outside the open billing period. Warnings (saved only once the user confirms with a reason,
 then flagged and audit-logged): lower than the previous reading (a register rollover, or the
 previous reading was an estimate), no advance, or an advance over twice the expected
-consumption for the period.
+consumption for the period (never judged over less than a day: see :func:`usual_use`).
+
+A warned reading is explained in words that fit its direction (:data:`LOWER_EXPLANATIONS`,
+:data:`HIGH_EXPLANATIONS`): a lower reading is a credit or a rollover, a high one an estimate
+catching up or genuine high use. The portal must pick one; :func:`still_missing` says what a
+warned reading lacks before it can be saved, for the modal's Save button and for
+:func:`save_reading` alike, so the server refuses exactly what the modal refuses.
+:func:`still_typing` tells a reading half typed from a real lower one, so the modal never
+prices a partial number.
 
 Every function that takes a ``meter_id`` scopes it to the caller's supplier: an id from the
 browser is never trusted on its own.
@@ -20,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from typing import Literal, get_args
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -35,10 +43,14 @@ from settings import TariffSettings
 
 MAX_DECIMALS = 3
 HIGH_ADVANCE_FACTOR = 2
+# A reading taken minutes after the last is judged against at least a day's usual use: over a
+# few minutes "usual use" is a fraction of a kWh, and a kettle would look like a fault.
+MIN_USUAL_USE_DAYS = 1
 HISTORY_PERIODS = 12  # recent periods the expected daily use is averaged over
 # ASCII digits only: ``\d`` would also take Arabic-Indic or full-width digits, which a register
 # does not show and which read as another number than the one on screen to a reviewer.
 _NUMBER = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+_TYPING = re.compile(r"^([0-9]+)(\.[0-9]*)?$")  # a number as it is being typed ("12", "12.")
 
 
 LowerMeans = Literal["correction", "rollover"]
@@ -60,6 +72,35 @@ class ReadingRefused(ValueError):
 class Problem:
     code: str
     message: str
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A cause a user may give for a warned reading; ``refusal`` set when it cannot be saved as
+    a reading of this meter at all (it says what to do instead)."""
+
+    code: str
+    label: str
+    refusal: str | None = None
+
+
+# A lower reading: the first two decide how it is priced (``LowerMeans``).
+LOWER_EXPLANATIONS = (
+    Explanation("correction", "The previous reading was too high (an estimate or a misread): "
+                              "record a credit"),
+    Explanation("rollover", "The register rolled over past zero"),
+)
+# A reading far above usual. A slip of one digit is the commonest cause: the warning asks to
+# check the digits first, rather than offering "typo" as a reason to save.
+HIGH_EXPLANATIONS = (
+    Explanation("estimate_caught_up", "The previous reading was an estimate that was too low: "
+                                      "this one catches up"),
+    Explanation("high_use", "Genuine high use (checked with the customer or a photo of the meter)"),
+    Explanation("meter_exchange", "The meter was exchanged",
+                refusal="A meter exchange is not a reading of this meter: record the new meter "
+                        "and its opening reading instead."),
+)
+_LOWER_FLAGS = {"lower_than_previous", "rollover"}
 
 
 @dataclass(frozen=True)
@@ -112,6 +153,21 @@ class Assessment:
     @property
     def flags(self) -> list[str]:
         return [w.code for w in self.warnings]
+
+    @property
+    def lower(self) -> bool:
+        """Lower than the previous reading (whether a credit or a rollover)."""
+        return bool(_LOWER_FLAGS.intersection(self.flags))
+
+    @property
+    def explanations(self) -> tuple[Explanation, ...]:
+        """The causes that fit this reading's direction; none when it needs no explaining, or
+        only a reason (no advance)."""
+        if self.lower:
+            return LOWER_EXPLANATIONS
+        if "high_advance" in self.flags:
+            return HIGH_EXPLANATIONS
+        return ()
 
 
 # -- billing periods ----------------------------------------------------------------------
@@ -275,19 +331,95 @@ def assess(
     elif advance == 0:
         result.warnings.append(Problem("zero_advance", "No energy used since the previous reading."))
     kwh = kwh_for(context.fuel, advance, tariff_settings)
-    days = max((read_at - previous.read_at) / timedelta(days=1), 1 / 24)
-    if (context.expected_kwh_per_day and kwh > 0
-            and kwh > HIGH_ADVANCE_FACTOR * context.expected_kwh_per_day * Decimal(str(days))):
-        expected = context.expected_kwh_per_day * Decimal(str(days))
+    usual = usual_use(context, read_at - previous.read_at)
+    if usual is not None and kwh > 0 and kwh > HIGH_ADVANCE_FACTOR * usual[0]:
+        expected, over = usual
         result.warnings.append(Problem(
             "high_advance", f"{kwh:,.1f} kWh is more than twice the {expected:,.1f} kWh this "
-            "meter usually uses over such a period."))
+            f"meter usually uses {over}. Check each digit against the meter first: one digit "
+            "too many makes a reading ten times too high."))
     result.advance, result.kwh = advance, kwh
     try:
         result.cost = period_cost(context.rates, previous.read_at, read_at, kwh)
     except TariffError as exc:
         result.errors.append(Problem("no_tariff", f"Cannot price this period: {exc}."))
     return result
+
+
+def usual_use(context: MeterContext, elapsed: timedelta) -> tuple[Decimal, str] | None:
+    """What the meter usually uses over ``elapsed`` (kWh), and the words for that span; None
+    without a priced history.
+
+    The meter's average daily use scaled by the time since the previous reading, but never by
+    less than :data:`MIN_USUAL_USE_DAYS`: use is lumpy within a day (a shower, an oven), so a
+    reading taken minutes or hours after the last is compared with a whole day's use. Without
+    that floor, 9 kWh read ten minutes after the last reading would look like fifty times the
+    usual and ask for a reason.
+    """
+    if not context.expected_kwh_per_day:
+        return None
+    days = Decimal(str(elapsed / timedelta(days=1)))
+    if days < MIN_USUAL_USE_DAYS:
+        return context.expected_kwh_per_day * MIN_USUAL_USE_DAYS, "in a day"
+    return context.expected_kwh_per_day * days, "over such a period"
+
+
+def still_typing(context: MeterContext, value_text: object) -> Problem | None:
+    """Why ``value_text`` looks like a reading half typed, not yet one to price; None when it
+    is a whole number (or not a number at all, which :func:`parse_value` explains).
+
+    Half typed: it ends in a decimal point, or it is lower than the previous reading with fewer
+    digits before the point than the previous reading has (typing 1, 12, 123 on the way to
+    1234 after 1200). A real lower reading is typed with as many digits (registers show their
+    leading zeros: 0990 after 1000), or confirmed by leaving the field (the caller's call).
+    A value the meter's register cannot show is never "still typing": it is refused.
+    """
+    previous = context.previous
+    if previous is None or not isinstance(value_text, str):
+        return None
+    match = _TYPING.match(value_text.strip())
+    if match is None:
+        return None
+    whole, point = match.groups()
+    last = f"{previous.value.normalize():f}"
+    if point == ".":
+        return Problem("keep_typing", f"Keep typing: add the decimals after the point (the last "
+                                      f"reading was {last}).")
+    needed = len(str(int(previous.value)))
+    if len(whole) < needed and Decimal(match.group(0)) < previous.value:
+        return Problem("keep_typing", f"Keep typing: the last reading was {last}, {needed} digits "
+                                      "before the point. A lower reading? Type it with its leading "
+                                      f"zeros (e.g. {'0' * (needed - len(whole))}{whole}) or leave "
+                                      "the field.")
+    return None
+
+
+def still_missing(verdict: Assessment, explanation: object, reason: object, *,
+                  require_explanation: bool = True) -> list[Problem]:
+    """What a warned reading still lacks before it can be saved: a cause that fits it (one of
+    ``verdict.explanations``, and one that can be saved) and a reason in words. Empty when the
+    reading raises no warning or has both.
+
+    ``require_explanation`` is off for devices and files, which give a reason only; an
+    explanation they do give must still fit.
+    """
+    if not verdict.warnings:
+        return []
+    problems: list[Problem] = []
+    offered = {e.code: e for e in verdict.explanations}
+    chosen = offered.get(explanation) if isinstance(explanation, str) else None
+    if offered and chosen is None and (require_explanation or explanation is not None):
+        direction = "lower than the previous one" if verdict.lower else "far above the usual use"
+        problems.append(Problem(
+            "explanation_required",
+            f"Choose what explains a reading {direction}: "
+            + "; ".join(e.label for e in verdict.explanations) + "."))
+    elif chosen is not None and chosen.refusal:
+        problems.append(Problem(chosen.code, chosen.refusal))
+    if not (isinstance(reason, str) and reason.strip()):
+        problems.append(Problem("reason_required", "Confirm with a reason to save: "
+                                + " ".join(w.message for w in verdict.warnings)))
+    return problems
 
 
 # -- saving -------------------------------------------------------------------------------
@@ -297,6 +429,11 @@ def assess(
 class Saved:
     reading_id: int
     duplicate: bool  # the same reading was already saved (a double click, a retried request)
+    # What was stored, for the confirmation: the register, and the period it closes (None for a
+    # meter's first reading, which opens its history unpriced).
+    value: Decimal | None = field(default=None, compare=False)
+    kwh: Decimal | None = field(default=None, compare=False)
+    total_p: Decimal | None = field(default=None, compare=False)
 
 
 def save_reading(
@@ -313,14 +450,20 @@ def save_reading(
     source: str = "portal",
     reason: str | None = None,
     lower_means: LowerMeans = "correction",
+    explanation: str | None = None,
     now: datetime | None = None,
     ip: str | None = None,
 ) -> Saved:
     """Check and store a reading with its priced period and an audit row, in the caller's
     transaction, and bring the meter's summary up to date.
 
-    Raises :class:`ReadingRefused` (refusals, or warnings without a reason),
-    :class:`MeterNotFound`, or :class:`PermissionError` for a viewer.
+    ``explanation`` is the cause chosen for a warned reading (a code of
+    ``Assessment.explanations``; for a lower reading it also sets ``lower_means``). The portal
+    must give one whenever a cause is offered, as its modal asks; devices and files give a
+    reason only.
+
+    Raises :class:`ReadingRefused` (refusals, or warnings without a reason or with a cause that
+    does not fit), :class:`MeterNotFound`, or :class:`PermissionError` for a viewer.
     """
     if role not in ("operator", "admin"):
         raise PermissionError("viewers cannot enter readings")
@@ -334,8 +477,13 @@ def save_reading(
         MeterReading.meter_id == meter_id, MeterReading.read_at == read_at))
     if existing is not None:
         if existing.value == parse_value(value_text, context.register_digits)[0]:
-            return Saved(existing.id, duplicate=True)
+            return Saved(existing.id, duplicate=True, value=existing.value, kwh=existing.kwh,
+                         total_p=existing.total_p)
         raise ReadingRefused([Problem("duplicate_time", "A reading already exists at that time.")])
+    if not isinstance(explanation, str):  # a forged request: a number, a list...
+        explanation = None if explanation is None else repr(explanation)
+    if explanation in get_args(LowerMeans):
+        lower_means = explanation  # type: ignore[assignment]
     verdict = assess(context, value_text, read_at, now=now, tariff_settings=tariff_settings,
                      lower_means=lower_means, staff=source == "portal")
     if not verdict.ok:
@@ -344,9 +492,10 @@ def save_reading(
     if reason is not None and not is_plain_text(reason):
         raise ReadingRefused([Problem("reason_not_text", "The reason must be plain text, without "
                                       "control characters.")])
-    if verdict.warnings and not reason:
-        raise ReadingRefused([Problem("reason_required", "Confirm with a reason to save: "
-                                      + " ".join(w.message for w in verdict.warnings))])
+    missing = still_missing(verdict, explanation, reason, require_explanation=source == "portal")
+    if missing:
+        raise ReadingRefused(missing)
+    explained = explanation if explanation in {e.code for e in verdict.explanations} else None
     cost = verdict.cost
     reading = MeterReading(
         supplier_id=supplier_id, meter_id=meter_id, read_at=read_at, value=verdict.value,
@@ -370,10 +519,12 @@ def save_reading(
              "kind": previous.kind} if previous else None,
         new={"value": str(verdict.value), "read_at": read_at.isoformat(), "kind": kind,
              "source": source, "flags": verdict.flags, "reason": reason,
-             "total_p": str(cost.total) if cost else None},
+             "total_p": str(cost.total) if cost else None,
+             **({"explanation": explained} if explained else {})},
     )
     refresh_meter_summary(session, meter_id)
-    return Saved(reading.id, duplicate=False)
+    return Saved(reading.id, duplicate=False, value=reading.value, kwh=reading.kwh,
+                 total_p=reading.total_p)
 
 
 def price_period(reading: MeterReading, previous: MeterReading, fuel: str, rates: Sequence[Rate],

@@ -17,22 +17,29 @@ from layouts import email_form, ids
 PATH = "/meters"
 TITLE = "Meters · Energy Twin"
 PAGE_SIZE = 50
+EXPLANATIONS_BLOCK = f"{ids.READING_LOWER_MEANS}-block"  # the causes offered, hidden when none
 
 _TEXT = {"filter": "agTextColumnFilter", "filterParams": {"filterOptions": ["contains", "equals", "startsWith"], "maxNumConditions": 1}}
 _NUMBER = {"filter": "agNumberColumnFilter", "filterParams": {"filterOptions": ["greaterThan", "lessThan", "inRange", "equals"], "maxNumConditions": 1}, "type": "rightAligned"}
 
+# The key columns first, so a laptop screen shows them all: Meter (pinned, so it stays in view
+# when the grid scrolls sideways on a phone), Customer, Fuel, the last reading, when it was read
+# and the costs. Then the rest, reached by scrolling the grid. Widths fit their longest value
+# ("28 Nov 2026 14:05", "£12,345.67") with the header's sort and menu icons; Address takes what
+# is left on a wide screen.
 COLUMNS = [
-    {"field": "serial", "headerName": "Meter", "pinned": "left", "width": 130, **_TEXT},
-    {"field": "customer", "headerName": "Customer", "width": 160, **_TEXT},
-    {"field": "address", "headerName": "Address", "flex": 1, "minWidth": 220, **_TEXT},
-    {"field": "fuel", "headerName": "Fuel", "width": 115, **_TEXT},
-    {"field": "tariff", "headerName": "Tariff", "width": 100, **_TEXT},
-    {"field": "last_value", "headerName": "Last reading", "width": 135, **_NUMBER},
-    {"field": "last_read_at", "headerName": "Read on", "width": 150, "filter": False},
-    {"field": "last_kind", "headerName": "Type", "width": 110, **_TEXT},
-    {"field": "period_kwh", "headerName": "kWh this period", "width": 150, **_NUMBER},
-    {"field": "period_cost", "headerName": "Cost this period", "width": 150, **_NUMBER},
+    {"field": "serial", "headerName": "Meter", "pinned": "left", "width": 130, "minWidth": 110,
+     "lockPinned": True, **_TEXT},
+    {"field": "customer", "headerName": "Customer", "width": 170, "minWidth": 130, **_TEXT},
+    {"field": "fuel", "headerName": "Fuel", "width": 110, **_TEXT},
+    {"field": "last_value", "headerName": "Last reading", "width": 150, **_NUMBER},
+    {"field": "last_read_at", "headerName": "Read on", "width": 170, "minWidth": 170, "filter": False},
+    {"field": "period_cost", "headerName": "Cost this period", "width": 155, **_NUMBER},
     {"field": "cost_to_date", "headerName": "Cost to date", "width": 140, **_NUMBER},
+    {"field": "period_kwh", "headerName": "kWh this period", "width": 150, **_NUMBER},
+    {"field": "last_kind", "headerName": "Type", "width": 105, **_TEXT},
+    {"field": "tariff", "headerName": "Tariff", "width": 105, **_TEXT},
+    {"field": "address", "headerName": "Address", "flex": 1, "minWidth": 240, **_TEXT},
 ]
 
 
@@ -84,8 +91,35 @@ def layout(**_query: str) -> html.Div:
                 style={"height": "560px"},
             ),
             reading_modal(),
+            saved_toast(),
         ]
     )
+
+
+def saved_toast() -> dbc.Toast:
+    """The confirmation of a saved reading: it stays until dismissed (the next save replaces it),
+    so it can be read after the modal has closed."""
+    return dbc.Toast(
+        id=ids.READING_TOAST,
+        header="Reading saved",
+        icon="success",
+        is_open=False,
+        dismissable=True,
+        duration=None,
+        # Bottom right, clear of the TOTAL it changed; opaque, over the grid.
+        className="reading-toast bg-white shadow",
+        style={"position": "fixed", "bottom": "1rem", "right": "1rem", "width": "min(24rem, 92vw)",
+               "zIndex": 1090},
+    )
+
+
+def saved_message(serial: str, reading: str, read_on: str, period: str | None) -> list[html.P]:
+    """The toast's words: which meter, the reading with its unit, and the period it closed."""
+    lines = [html.P([html.Strong(f"Meter {serial}: "), f"{reading} read on {read_on}."],
+                    className="mb-1")]
+    lines.append(html.P(period or "The meter's first reading: there is no period to price yet.",
+                        className="mb-0"))
+    return lines
 
 
 def total_card(total: str, period: str, meters: int, period_label: str) -> dbc.Card:
@@ -106,6 +140,7 @@ def reading_modal() -> dbc.Modal:
     return dbc.Modal(
         [
             dcc.Store(id=ids.READING_STORE),
+            dcc.Store(id=ids.READING_SETTLED),
             dbc.ModalHeader(dbc.ModalTitle("New meter reading")),
             dbc.ModalBody(
                 dbc.Row(
@@ -132,28 +167,33 @@ def reading_modal() -> dbc.Modal:
                                     id=f"{ids.READING_AT}-collapse",
                                     is_open=False,
                                 ),
-                                html.Div(id=ids.READING_PREVIEW, className="mt-3"),
+                                # What a warned reading needs (its cause and a reason) comes
+                                # right under the input, above the cost table, so it is in view
+                                # without scrolling when it appears.
                                 dbc.Collapse(
                                     [
-                                        dbc.RadioItems(
-                                            id=ids.READING_LOWER_MEANS,
-                                            options=[
-                                                {"label": "The previous reading was too high (an "
-                                                          "estimate or a misread): record a credit",
-                                                 "value": "correction"},
-                                                {"label": "The register rolled over past zero",
-                                                 "value": "rollover"},
+                                        html.Div(id=ids.READING_WARNINGS),
+                                        html.Div(
+                                            [
+                                                dbc.Label("What explains it?",
+                                                          html_for=ids.READING_LOWER_MEANS,
+                                                          className="small fw-semibold mb-1"),
+                                                dbc.RadioItems(id=ids.READING_LOWER_MEANS, options=[],
+                                                               value=None, className="small mb-2"),
                                             ],
-                                            value="correction",
-                                            className="small mb-2",
+                                            id=EXPLANATIONS_BLOCK,
+                                            hidden=True,
                                         ),
                                         dbc.Label("Reason (required to save this reading)",
-                                                  html_for=ids.READING_REASON, className="small"),
-                                        dbc.Input(id=ids.READING_REASON, type="text", maxLength=500),
+                                                  html_for=ids.READING_REASON, className="small fw-semibold mb-1"),
+                                        dbc.Input(id=ids.READING_REASON, type="text", maxLength=500,
+                                                  placeholder="e.g. customer's photo of the meter"),
                                     ],
                                     id=ids.READING_CONFIRM,
                                     is_open=False,
+                                    className="mt-2",
                                 ),
+                                html.Div(id=ids.READING_PREVIEW, className="mt-3"),
                                 html.Div(id=ids.READING_RESULT, className="mt-2"),
                                 email_form.form("modal"),
                             ],
@@ -165,6 +205,8 @@ def reading_modal() -> dbc.Modal:
             dbc.ModalFooter(
                 [
                     email_form.toggle("modal", className="me-auto"),
+                    html.Span(id=ids.READING_SAVE_HINT, className="small text-muted text-end me-2",
+                              **{"aria-live": "polite"}),
                     dbc.Button("Cancel", id=ids.READING_CANCEL, color="secondary", outline=True),
                     dbc.Button("Save reading", id=ids.READING_SAVE, color="primary", disabled=True),
                 ]
@@ -187,9 +229,13 @@ def details(rows: Iterable[tuple[str, str]]) -> html.Dl:
     return html.Dl(items, className="row mb-0")
 
 
-def preview(lines: Iterable[tuple[str, str, str]], *, errors: list[str], warnings: list[str]) -> html.Div:
-    """The live cost preview (lines of key, label, value), and the problems with the reading."""
+def preview(lines: Iterable[tuple[str, str, str]], *, errors: list[str], warnings: list[str],
+            notes: Iterable[str] = ()) -> html.Div:
+    """The live cost preview (lines of key, label, value), and the problems with the reading;
+    ``notes`` say what is still to do (keep typing, choose a cause) before there is a cost."""
     children: list[object] = []
+    for message in notes:
+        children.append(dbc.Alert(message, color="info", className="py-2 mb-2 reading-note"))
     for message in errors:
         children.append(dbc.Alert(message, color="danger", className="py-2 mb-2 reading-error"))
     for message in warnings:
@@ -199,3 +245,8 @@ def preview(lines: Iterable[tuple[str, str, str]], *, errors: list[str], warning
     if rows:
         children.append(dbc.Table(html.Tbody(rows), size="sm", className="mb-0", id="reading-costs"))
     return html.Div(children)
+
+
+def warning_alerts(messages: Iterable[str]) -> list[dbc.Alert]:
+    """Why the reading needs explaining, shown above its cause and reason."""
+    return [dbc.Alert(m, color="warning", className="py-2 mb-2 small reading-warning") for m in messages]

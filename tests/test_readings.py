@@ -22,8 +22,9 @@ from sqlalchemy import func, select, update
 from app.db import Database
 from app.db.models import AuditLog, Meter, MeterReading
 from app.readings import (
+    HIGH_EXPLANATIONS,
+    LOWER_EXPLANATIONS,
     Assessment,
-    LowerMeans,
     MeterContext,
     MeterNotFound,
     PreviousReading,
@@ -35,6 +36,8 @@ from app.readings import (
     parse_value,
     refresh_meter_summary,
     save_reading,
+    still_missing,
+    still_typing,
     supplier_total,
 )
 from app.tariffs import Rate, period_cost
@@ -302,12 +305,152 @@ def test_an_advance_over_twice_the_expected_use_is_a_warning() -> None:
     assert verdict.ok
     assert verdict.flags == ["high_advance"]
     assert verdict.warnings[0].message == (
-        "201.0 kWh is more than twice the 100.0 kWh this meter usually uses over such a period.")
+        "201.0 kWh is more than twice the 100.0 kWh this meter usually uses over such a period. "
+        "Check each digit against the meter first: one digit too many makes a reading ten times "
+        "too high.")
 
 
 def test_an_advance_of_exactly_twice_the_expected_use_is_not_a_warning() -> None:
     # 1200 - 1000 = 200 kWh = 2 x 10 kWh/day x 10 days
     assert check(context(expected_kwh_per_day=Decimal(10)), "1200").flags == []
+
+
+@pytest.mark.parametrize("elapsed", [timedelta(minutes=5), timedelta(hours=3), timedelta(hours=23)])
+def test_a_reading_soon_after_the_last_is_judged_against_a_whole_days_use(elapsed: timedelta) -> None:
+    # 10 kWh a day: five minutes' share is 0.035 kWh, but a day's is 10 kWh, twice that 20
+    previous = PreviousReading(Decimal(1000), READ_AT - elapsed, "actual")
+    ctx = context(previous=previous, expected_kwh_per_day=Decimal(10))
+
+    assert check(ctx, "1009").flags == []
+    assert check(ctx, "1020").flags == []
+    verdict = check(ctx, "1021")
+    assert verdict.flags == ["high_advance"]
+    assert verdict.warnings[0].message.startswith(
+        "21.0 kWh is more than twice the 10.0 kWh this meter usually uses in a day.")
+
+
+def test_a_reading_over_a_day_after_the_last_is_judged_against_that_many_days() -> None:
+    # 36 hours at 10 kWh a day: 15 kWh usual, so 30 kWh is the most without a warning
+    previous = PreviousReading(Decimal(1000), READ_AT - timedelta(hours=36), "actual")
+    ctx = context(previous=previous, expected_kwh_per_day=Decimal(10))
+
+    assert check(ctx, "1030").flags == []
+    assert check(ctx, "1031").flags == ["high_advance"]
+
+
+# -- assess: the causes offered fit the reading's direction -------------------------------
+
+
+def codes_of(verdict: Assessment) -> list[str]:
+    return [e.code for e in verdict.explanations]
+
+
+def test_a_lower_reading_offers_a_credit_or_a_rollover() -> None:
+    assert codes_of(check(context(), "990")) == ["correction", "rollover"]
+    assert check(context(), "990", lower_means="rollover").explanations == LOWER_EXPLANATIONS
+
+
+def test_a_high_reading_offers_causes_of_a_high_reading_not_a_credit() -> None:
+    verdict = check(context(expected_kwh_per_day=Decimal(10)), "1201")
+
+    assert codes_of(verdict) == ["estimate_caught_up", "high_use", "meter_exchange"]
+    assert not {"correction", "rollover"} & set(codes_of(verdict))
+    assert verdict.explanations == HIGH_EXPLANATIONS
+
+
+def test_no_advance_and_a_normal_reading_offer_no_cause() -> None:
+    assert check(context(), "1000").explanations == ()
+    assert check(context(expected_kwh_per_day=Decimal(10)), "1100").explanations == ()
+
+
+# -- still_typing: a half-typed number is not priced --------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["1", "9", "10", "99", "100", "990", "1000.", " 12 "])
+def test_a_number_with_fewer_digits_than_the_last_reading_is_still_being_typed(typed: str) -> None:
+    problem = still_typing(context(), typed)
+
+    assert problem is not None and problem.code == "keep_typing"
+    assert "the last reading was 1000" in problem.message
+
+
+def test_the_keep_typing_message_shows_the_reading_with_its_leading_zeros() -> None:
+    problem = still_typing(context(), "990")
+
+    assert problem is not None
+    assert problem.message == (
+        "Keep typing: the last reading was 1000, 4 digits before the point. A lower reading? "
+        "Type it with its leading zeros (e.g. 0990) or leave the field.")
+
+
+@pytest.mark.parametrize("typed", ["0990", "1000", "1010", "2", "1000.5", "abc", "-5", "", None])
+def test_a_whole_reading_or_one_that_is_not_a_number_is_not_still_being_typed(typed: str | None) -> None:
+    # "2" is not lower than 1 (the previous reading here), the rest have as many digits as 1000
+    # or are refused by parse_value
+    previous = PreviousReading(Decimal(1), PREVIOUS_AT, "actual") if typed == "2" else PREVIOUS
+    assert still_typing(context(previous=previous), typed) is None
+
+
+def test_nothing_is_still_being_typed_before_a_meters_first_reading() -> None:
+    assert still_typing(context(previous=None), "1") is None
+
+
+def test_a_previous_reading_with_decimals_counts_only_its_whole_digits() -> None:
+    previous = PreviousReading(Decimal("1000.500"), PREVIOUS_AT, "actual")
+
+    assert still_typing(context(previous=previous), "999") is not None
+    assert still_typing(context(previous=previous), "1000") is None
+    problem = still_typing(context(previous=previous), "1000.")
+    assert problem is not None and "1000.5" in problem.message
+
+
+# -- still_missing: what a warned reading lacks, for the modal and the server alike -------
+
+
+def test_a_warned_reading_lacks_a_cause_and_a_reason() -> None:
+    verdict = check(context(expected_kwh_per_day=Decimal(10)), "1201")
+
+    assert [p.code for p in still_missing(verdict, None, None)] == [
+        "explanation_required", "reason_required"]
+    assert [p.code for p in still_missing(verdict, "high_use", " ")] == ["reason_required"]
+    assert still_missing(verdict, "high_use", "Customer's photo") == []
+
+
+@pytest.mark.parametrize("explanation", ["correction", "rollover", "nonsense"])
+def test_a_cause_that_fits_a_lower_reading_does_not_explain_a_high_one(explanation: str) -> None:
+    verdict = check(context(expected_kwh_per_day=Decimal(10)), "1201")
+
+    [problem] = still_missing(verdict, explanation, "a reason")
+    assert problem.code == "explanation_required"
+    assert problem.message.startswith("Choose what explains a reading far above the usual use: ")
+
+
+def test_a_high_cause_does_not_explain_a_lower_reading() -> None:
+    verdict = check(context(), "990")
+
+    [problem] = still_missing(verdict, "high_use", "a reason")
+    assert problem.message.startswith("Choose what explains a reading lower than the previous one: ")
+
+
+def test_a_meter_exchange_is_never_saved_as_a_reading() -> None:
+    verdict = check(context(expected_kwh_per_day=Decimal(10)), "1201")
+
+    [problem] = still_missing(verdict, "meter_exchange", "new meter fitted")
+    assert (problem.code, problem.message) == ("meter_exchange", (
+        "A meter exchange is not a reading of this meter: record the new meter and its opening "
+        "reading instead."))
+
+
+def test_devices_need_no_cause_but_one_they_give_must_fit() -> None:
+    verdict = check(context(expected_kwh_per_day=Decimal(10)), "1201")
+
+    assert still_missing(verdict, None, "device reset", require_explanation=False) == []
+    assert [p.code for p in still_missing(verdict, "rollover", "x", require_explanation=False)] == [
+        "explanation_required"]
+
+
+def test_a_reading_without_warnings_lacks_nothing() -> None:
+    assert still_missing(check(context(), "1100"), None, None) == []
 
 
 # -- open billing period ------------------------------------------------------------------
@@ -370,21 +513,21 @@ class Warned:
     flag: str
     advance: Decimal
     total_p: Decimal
-    lower_means: LowerMeans = "correction"
+    explanation: str | None  # the cause chosen in the modal (it decides a lower reading's meaning)
     register_digits: int = 6
     reads: tuple[tuple[datetime, str], ...] = HISTORY
 
 
 WARNED = [
     # -10 x 24.50 + 10 x 60.99 = -245.00 + 609.90 = 364.90
-    Warned("990", "lower_than_previous", Decimal(-10), Decimal("364.90")),
+    Warned("990", "lower_than_previous", Decimal(-10), Decimal("364.90"), "correction"),
     # 5 + 10**4 - 9990 = 15 kWh: 15 x 24.50 + 10 x 60.99 = 367.50 + 609.90 = 977.40
-    Warned("0005", "rollover", Decimal(15), Decimal("977.40"), lower_means="rollover",
+    Warned("0005", "rollover", Decimal(15), Decimal("977.40"), "rollover",
            register_digits=4, reads=((utc(2024, 10, 31, 9), "9890"), (PREVIOUS_AT, "9990"))),
-    # no energy, 10 days' standing charge: 10 x 60.99 = 609.90
-    Warned("1000", "zero_advance", Decimal(0), Decimal("609.90")),
+    # no energy, 10 days' standing charge: 10 x 60.99 = 609.90 (no cause to choose)
+    Warned("1000", "zero_advance", Decimal(0), Decimal("609.90"), None),
     # 201 kWh > 2 x 10 kWh/day x 10 days: 201 x 24.50 + 609.90 = 4924.50 + 609.90 = 5534.40
-    Warned("1201", "high_advance", Decimal(201), Decimal("5534.40")),
+    Warned("1201", "high_advance", Decimal(201), Decimal("5534.40"), "high_use"),
 ]
 WARNED_IDS = [case.flag for case in WARNED]
 
@@ -397,7 +540,7 @@ def test_a_warned_reading_without_a_reason_is_refused_and_stores_nothing(
     before = row_counts(shared_db)
 
     with pytest.raises(ReadingRefused) as refused:
-        save(shared_db, staff, meter_id, case.value_text, lower_means=case.lower_means)
+        save(shared_db, staff, meter_id, case.value_text, explanation=case.explanation)
 
     assert codes(refused) == ["reason_required"]
     assert refused.value.problems[0].message.startswith("Confirm with a reason to save: ")
@@ -408,9 +551,63 @@ def test_a_blank_reason_is_no_reason(shared_db: Database, staff: Staff) -> None:
     meter_id = add_priced_meter(shared_db, staff.supplier_id)
 
     with pytest.raises(ReadingRefused) as refused:
-        save(shared_db, staff, meter_id, "990", reason="   ")
+        save(shared_db, staff, meter_id, "990", reason="   ", explanation="correction")
 
     assert codes(refused) == ["reason_required"]
+
+
+HIGH_HISTORY = ((utc(2024, 10, 31, 9), "900"), (PREVIOUS_AT, "1000"))  # 10 kWh a day
+
+
+@pytest.mark.parametrize(("explanation", "code"), [
+    (None, "explanation_required"),  # the modal will not save without a cause: nor will the server
+    ("correction", "explanation_required"),  # a lower reading's cause, on a high one
+    ("rollover", "explanation_required"),
+    ("meter_exchange", "meter_exchange"),
+])
+def test_the_portal_cannot_save_a_high_reading_without_a_cause_that_fits(
+        shared_db: Database, staff: Staff, explanation: str | None, code: str) -> None:
+    meter_id = add_priced_meter(shared_db, staff.supplier_id, reads=HIGH_HISTORY)
+    before = row_counts(shared_db)
+
+    with pytest.raises(ReadingRefused) as refused:
+        save(shared_db, staff, meter_id, "1201", reason="Customer sent a photo",
+             explanation=explanation)
+
+    assert codes(refused) == [code]
+    assert row_counts(shared_db) == before
+
+
+def test_the_portal_cannot_save_a_lower_reading_with_a_high_readings_cause(
+        shared_db: Database, staff: Staff) -> None:
+    meter_id = add_priced_meter(shared_db, staff.supplier_id)
+
+    with pytest.raises(ReadingRefused) as refused:
+        save(shared_db, staff, meter_id, "990", reason="Customer sent a photo",
+             explanation="estimate_caught_up")
+
+    assert codes(refused) == ["explanation_required"]
+
+
+def test_a_chosen_rollover_prices_a_lower_reading_as_a_rollover(shared_db: Database,
+                                                               staff: Staff) -> None:
+    meter_id = add_priced_meter(shared_db, staff.supplier_id, register_digits=4,
+                                reads=((utc(2024, 10, 31, 9), "9890"), (PREVIOUS_AT, "9990")))
+
+    saved = save(shared_db, staff, meter_id, "0005", reason="Dials past zero",
+                 explanation="rollover")
+
+    assert (stored(shared_db, saved.reading_id).flags, saved.kwh) == ("rollover", Decimal(15))
+
+
+def test_a_device_saves_a_high_reading_with_a_reason_only(shared_db: Database,
+                                                         staff: Staff) -> None:
+    meter_id = add_priced_meter(shared_db, staff.supplier_id, reads=HIGH_HISTORY)
+
+    saved = save(shared_db, staff, meter_id, "1201", reason="Device catch-up", source="api")
+
+    assert stored(shared_db, saved.reading_id).flags == "high_advance"
+    assert "explanation" not in audit_rows(shared_db, meter_id)[0].new  # type: ignore[operator]
 
 
 @pytest.mark.parametrize("case", WARNED, ids=WARNED_IDS)
@@ -419,7 +616,7 @@ def test_a_warned_reading_with_a_reason_is_saved_flagged_and_audited(
     meter_id = add_priced_meter(shared_db, staff.supplier_id,
                                 register_digits=case.register_digits, reads=case.reads)
 
-    saved = save(shared_db, staff, meter_id, case.value_text, lower_means=case.lower_means,
+    saved = save(shared_db, staff, meter_id, case.value_text, explanation=case.explanation,
                  reason="Customer sent a photo of the meter")
 
     reading = stored(shared_db, saved.reading_id)
@@ -431,6 +628,8 @@ def test_a_warned_reading_with_a_reason_is_saved_flagged_and_audited(
     assert audit.new is not None
     assert audit.new["flags"] == [case.flag]
     assert audit.new["reason"] == "Customer sent a photo of the meter"
+    assert audit.new.get("explanation") == case.explanation
+    assert (saved.value, saved.kwh, saved.total_p) == (reading.value, reading.kwh, reading.total_p)
 
 
 def test_expected_use_comes_from_the_meters_priced_history(shared_db: Database,
@@ -481,6 +680,8 @@ def test_a_good_reading_is_stored_priced_audited_and_summarised(shared_db: Datab
     saved = save(shared_db, staff, meter_id, "1100", ip="203.0.113.9")
 
     assert saved.duplicate is False
+    # what the modal's confirmation shows: the reading, its period's kWh and cost
+    assert (saved.value, saved.kwh, saved.total_p) == (Decimal(1100), Decimal(100), Decimal("3059.90"))
     reading = stored(shared_db, saved.reading_id)
     assert (reading.value, reading.read_at, reading.kind, reading.source) == (
         Decimal(1100), READ_AT, "actual", "portal")
@@ -638,6 +839,7 @@ def test_saving_the_same_reading_twice_stores_it_once(shared_db: Database, staff
 
     assert second == Saved(first.reading_id, duplicate=True)
     assert first.duplicate is False
+    assert (second.value, second.kwh, second.total_p) == (first.value, first.kwh, first.total_p)
     with shared_db.Session() as session:
         assert session.scalar(select(func.count()).select_from(MeterReading).where(
             MeterReading.meter_id == meter_id, MeterReading.read_at == READ_AT)) == 1
