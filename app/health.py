@@ -19,24 +19,31 @@ Amber (keep an eye on it):
 - no active forecasting model at all (the twin cannot warn ahead of time);
 - accumulated damage at :data:`DAMAGE_AMBER` of its limit or more.
 
+Each concern also carries plain words for a board member, its estimated impact per day, and
+its trend against the week before (:mod:`app.impact`); each site its owner, the maintenance
+contacts.
+
 ``score`` orders assets worst first: every red asset above every amber one above every green
 one, and within a level, more and bigger concerns first.
 
 Queries: per supplier, a fixed handful (assets, sensors, unresolved alerts, active models,
-their latest validations), plus one primary-key seek per sensor (latest reading) and one per
-asset whose type keeps a damage total (latest value). No query grows with the history.
+their latest validations, the last two weeks' alerts and failed validations, today's tariffs),
+plus one primary-key seek per sensor (latest reading), three per asset whose type keeps a damage
+total (now, a week and two weeks ago), and two averages over at most a week per asset with an
+energy-costing alert (during it, the week before it). No query grows with the history.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from app import impact
 from app.db.models import (
     Alert,
     Asset,
@@ -47,6 +54,7 @@ from app.db.models import (
     Site,
     Validation,
 )
+from app.impact import Impact, Trend
 from app.twins import ASSET_TYPES
 
 Level = Literal["green", "amber", "red"]
@@ -68,17 +76,39 @@ DAMAGE_CALCULATIONS: dict[str, tuple[str, str]] = {
     "drivetrain": ("accumulated_destruction", "Wear"),
     "boiler": ("hours_above_rated", "Time above rated temperature"),
 }
+#: What each damage figure is, for a reader who sees only the number.
+DAMAGE_MEANINGS: dict[str, str] = {
+    # app/twins/drivetrain.py: destruction per second = ((torque/1e6)(speed/60) + oil C) / 5e6,
+    # summed over every second since the twin began: a pure number, not a share of design life.
+    "drivetrain": "the gearbox's destruction rate (from torque, speed and oil temperature) summed "
+                  "over every second since the twin began watching it: a pure number, not a share "
+                  "of design life",
+    "boiler": "hours the water has spent above the boiler's rated temperature since the twin began watching it",
+}
 
 UNRESOLVED = ("open", "acknowledged")
 
 
 @dataclass(frozen=True)
 class Concern:
-    """One reason an asset is not green: its level, its weight in the score, and the words."""
+    """One reason an asset is not green: its level, its weight in the score, and the words.
+
+    ``text`` is the short label (the schematic, the API); ``plain`` says the same to a reader
+    who knows nothing of the twin. ``kind`` (alert, data, forecast, no_forecast, no_sensors,
+    damage) says which facts ``impact`` and ``trend`` come from."""
 
     level: Level
     weight: float
     text: str
+    kind: str = "other"
+    plain: str = ""
+    classifications: tuple[str, ...] = ()
+    impact: Impact | None = None
+    trend: Trend | None = None
+
+    @property
+    def words(self) -> str:
+        return self.plain or self.text
 
 
 @dataclass(frozen=True)
@@ -104,6 +134,12 @@ class AssetHealth:
     damage_fraction: float | None
     latest_reading_at: datetime | None
     sensors: int
+    #: the concerns themselves, worst first: plain words, impact, trend
+    details: list[Concern] = field(default_factory=list)
+    #: what the damage figure is (see :data:`DAMAGE_MEANINGS`)
+    damage_meaning: str | None = None
+    #: ``model_status`` in plain words
+    forecast_words: str = ""
 
 
 @dataclass(frozen=True)
@@ -114,6 +150,17 @@ class SiteHealth:
     name: str
     location: str | None
     assets: list[AssetHealth] = field(default_factory=list)
+    maintenance_emails: str | None = None
+
+    @property
+    def owner(self) -> str:
+        """Who looks after the site: its maintenance contacts, or where to set them."""
+        return impact.owner_text(self.maintenance_emails)
+
+    @property
+    def contacts(self) -> list[str]:
+        """The site's valid maintenance addresses (none when unset)."""
+        return impact.contacts(self.maintenance_emails)
 
     @property
     def level(self) -> Level:
@@ -151,14 +198,34 @@ def _kinds(classifications: list[str]) -> str:
     return ", ".join(sorted({c.replace("_", " ") for c in classifications}))
 
 
+#: What each alert classification means, in a board member's words.
+PLAIN_CLASSES: dict[str, str] = {
+    "leakage": "water is leaking",
+    "overuse": "it is using more than usual",
+    "sensor_error": "a sensor is reading wrong",
+    "other": "a reading is outside its normal range",
+}
+
+
+def _alert_plain(severity: str, classifications: list[str]) -> str:
+    kinds = sorted(set(classifications), key=lambda c: list(PLAIN_CLASSES).index(c) if c in PLAIN_CLASSES else 99)
+    said = [PLAIN_CLASSES.get(c, c.replace("_", " ")) for c in kinds]
+    what = said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
+    urgency = "Act now" if severity == "critical" else "Check soon"
+    noun = "critical alert" if severity == "critical" else "warning"
+    return f"{urgency}: {what} ({_plural(len(classifications), noun)} open)."
+
+
 def _alert_concerns(critical: list[str], warning: list[str]) -> list[Concern]:
     concerns = []
     if critical:
         concerns.append(Concern("red", 100 + 10 * len(critical),
-                                f"{_plural(len(critical), 'critical alert')} open: {_kinds(critical)}"))
+                                f"{_plural(len(critical), 'critical alert')} open: {_kinds(critical)}",
+                                "alert", _alert_plain("critical", critical), tuple(sorted(set(critical)))))
     if warning:
         concerns.append(Concern("amber", 30 + 5 * len(warning),
-                                f"{_plural(len(warning), 'warning')} open: {_kinds(warning)}"))
+                                f"{_plural(len(warning), 'warning')} open: {_kinds(warning)}",
+                                "alert", _alert_plain("warning", warning), tuple(sorted(set(warning)))))
     return concerns
 
 
@@ -169,17 +236,20 @@ def _data_concerns(latest: dict[str, datetime | None], now: datetime,
     :data:`MISSED_AMBER` (:data:`MISSED_RED`) of a sensor's own readings: a half-hourly meter
     is not late after an hour, nor a daily one after a day."""
     if not latest:
-        return [Concern("amber", 15, "No sensors set up")]
+        return [Concern("amber", 15, "No sensors set up", "no_sensors",
+                        "No sensors are set up on it, so the twin cannot watch it.")]
     seen = [ts for ts in latest.values() if ts is not None]
     if not seen:
-        return [Concern("amber", 40, "No data received yet")]
+        return [Concern("amber", 40, "No data received yet", "data",
+                        "None of its sensors has sent any data yet.")]
     slowest = timedelta(seconds=max([v for v in (intervals or {}).values() if v] or [0]))
     amber_after, red_after = max(STALE_AMBER, MISSED_AMBER * slowest), max(STALE_RED, MISSED_RED * slowest)
     age = now - max(seen)
+    plain = f"The twin has had no data from it for {_duration(age)}."
     if age >= red_after:
-        return [Concern("red", 90, f"No data for {_duration(age)}")]
+        return [Concern("red", 90, f"No data for {_duration(age)}", "data", plain)]
     if age >= amber_after:
-        return [Concern("amber", 25 + min(age / red_after, 1) * 10, f"No data for {_duration(age)}")]
+        return [Concern("amber", 25 + min(age / red_after, 1) * 10, f"No data for {_duration(age)}", "data", plain)]
 
     def quiet(name: str) -> timedelta:
         own = (intervals or {}).get(name)
@@ -193,23 +263,40 @@ def _data_concerns(latest: dict[str, datetime | None], now: datetime,
         ts = latest[silent[0]]
         since = f"for {_duration(now - ts)}" if ts else "ever"
         text = f"Sensor '{silent[0].replace('_', ' ')}' silent {since}"
+        plain = (f"Its {silent[0].replace('_', ' ')} sensor has sent nothing "
+                 f"{'for ' + _duration(now - ts) if ts else 'yet'}; the others still report.")
     else:
         text = f"{len(silent)} of {len(latest)} sensors silent"
-    return [Concern("amber", 20, text)]
+        plain = f"{len(silent)} of its {len(latest)} sensors have gone quiet; the others still report."
+    return [Concern("amber", 20, text, "data", plain)]
 
 
-def _model_concerns(versions: list[ModelVersion],
-                    latest_validation: dict[int, Validation]) -> tuple[str, list[Concern]]:
+#: ``model_status`` in plain words
+FORECAST_WORDS: dict[str, str] = {
+    "No forecasting model yet": "No forecasts yet",
+    "Forecasts checked and accurate": "Forecasts checked against what happened: accurate",
+    "Forecasting, not yet checked": "Forecasting; not yet checked against what happened",
+}
+FAILING_WORDS = "Forecast missed its accuracy limit; being retrained automatically (no action needed)"
+
+
+def _model_concerns(versions: list[ModelVersion], latest_validation: dict[int, Validation],
+                    asset_name: str = "this asset") -> tuple[str, list[Concern]]:
     """The asset's forecasting in words, and the concern it raises, if any."""
     if not versions:
-        return "No forecasting model yet", [Concern("amber", 10, "No forecasting model yet")]
+        return "No forecasting model yet", [Concern(
+            "amber", 10, "No forecasting model yet", "no_forecast",
+            f"The twin has no forecast for {asset_name} yet, so it cannot warn ahead of time.")]
     failing = [v for v in versions if v.needs_retraining
                or getattr(latest_validation.get(v.id), "disposition", None) == "retrain"]
     if failing:
         text = "Forecasts failing validation: retraining"
+        targets = ", ".join(sorted(v.target.replace("_", " ") for v in failing))
         if len(versions) > 1:
-            text += f" ({', '.join(sorted(v.target.replace('_', ' ') for v in failing))})"
-        return text, [Concern("amber", 20, text)]
+            text += f" ({targets})"
+        plain = (f"The twin's forecast for {asset_name} ({targets}) missed by more than its limit; "
+                 f"it is being retrained automatically (no action needed).")
+        return text, [Concern("amber", 20, text, "forecast", plain)]
     if all(v.id in latest_validation for v in versions):
         return "Forecasts checked and accurate", []
     return "Forecasting, not yet checked", []
@@ -220,18 +307,127 @@ def _damage_concern(label: str, fraction: float | None) -> list[Concern]:
         return []
     percent = round(fraction * 100)
     if fraction >= 1:
-        return [Concern("red", 95 + min(fraction - 1, 1) * 10, f"{label} past its limit ({percent} %)")]
-    return [Concern("amber", 30 + fraction * 10, f"{label} at {percent} % of its limit")]
+        return [Concern("red", 95 + min(fraction - 1, 1) * 10, f"{label} past its limit ({percent} %)", "damage",
+                        f"{label} is past the limit set for it ({percent} % of it): plan an inspection.")]
+    return [Concern("amber", 30 + fraction * 10, f"{label} at {percent} % of its limit", "damage",
+                    f"{label} has reached {percent} % of the limit set for it.")]
 
 
-def _latest_calculation(session: Session, asset_id: int, name: str) -> float | None:
+def _latest_calculation(session: Session, asset_id: int, name: str,
+                        at: datetime | None = None) -> float | None:
     # A seek on the primary key (asset_id, name, ts), newest first: one row, whatever the history.
-    return session.scalar(
-        select(Calculation.value)
-        .where(Calculation.asset_id == asset_id, Calculation.name == name)
-        .order_by(Calculation.ts.desc())
-        .limit(1)
-    )
+    query = select(Calculation.value).where(Calculation.asset_id == asset_id, Calculation.name == name)
+    if at is not None:
+        query = query.where(Calculation.ts <= at)
+    return session.scalar(query.order_by(Calculation.ts.desc()).limit(1))
+
+
+def _severity(severity: str) -> str:
+    return "critical" if severity == "critical" else "warning"
+
+
+@dataclass
+class _Week:
+    """What the impacts and trends are judged from, for every asset of the supplier."""
+
+    session: Session
+    sensors_engine: Engine
+    supplier_id: int
+    now: datetime
+    #: (asset id, severity, classification) -> alerts started [this week, the week before]
+    alerts: dict[tuple[int, str, str], list[int]]
+    #: asset id -> when its earliest unresolved leak or overuse alert began
+    costly_since: dict[int, datetime]
+    #: asset id -> failed forecast checks [this week, the week before]
+    failed_checks: dict[int, list[int]]
+    _rates: dict[str, impact.UnitRate] | None = None
+
+    def rates(self) -> dict[str, impact.UnitRate]:
+        if self._rates is None:  # only read when some concern costs energy
+            self._rates = impact.current_rates(self.session, self.supplier_id, self.now)
+        return self._rates
+
+
+def _week(session: Session, sensors_engine: Engine, supplier_id: int, owned: Any,
+          now: datetime) -> _Week:
+    week_ago = now - impact.WEEK
+    alerts: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for asset_id, severity, classification, started_at in session.execute(
+        select(Alert.asset_id, Alert.severity, Alert.classification, Alert.started_at)
+        .where(Alert.asset_id.in_(owned), Alert.started_at >= now - 2 * impact.WEEK, Alert.started_at < now)
+    ):
+        alerts[asset_id, _severity(severity), classification][0 if started_at >= week_ago else 1] += 1
+    costly_since = dict(session.execute(
+        select(Alert.asset_id, func.min(Alert.started_at))
+        .where(Alert.asset_id.in_(owned), Alert.status.in_(UNRESOLVED),
+               Alert.classification.in_(impact.ENERGY_CLASSES))
+        .group_by(Alert.asset_id)
+    ).all())
+    failed_checks: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for slot, (start, end) in enumerate(((week_ago, now), (now - 2 * impact.WEEK, week_ago))):
+        for asset_id, count in session.execute(
+            select(ModelVersion.asset_id, func.count(Validation.id))
+            .join(ModelVersion, ModelVersion.id == Validation.model_version_id)
+            .where(ModelVersion.asset_id.in_(owned), Validation.disposition == "retrain",
+                   Validation.window_to > start, Validation.window_to <= end)
+            .group_by(ModelVersion.asset_id)
+        ):
+            failed_checks[asset_id][slot] = count
+    return _Week(session, sensors_engine, supplier_id, now, alerts, costly_since, failed_checks)
+
+
+def _energy_impact(week: _Week, asset: Asset, classifications: tuple[str, ...]) -> Impact:
+    """A leak's or overuse's impact on an asset whose twin measures energy (or water lost)."""
+    started = week.costly_since.get(asset.id)
+    spans = impact.windows(started, week.now) if started else None
+    if spans is None:
+        return Impact("Impact not estimated: the alert began less than an hour ago.")
+    (during, before) = spans
+    if asset.asset_type == "pipeline":
+        lost = impact.EnergyUse("calculation", "flow_imbalance_m3h", "gas", "water lost")
+        return impact.water_impact(
+            impact.mean_kw(week.session, week.sensors_engine, asset.id, lost, *during),
+            impact.mean_kw(week.session, week.sensors_engine, asset.id, lost, *before),
+            impact.NOT_ESTIMATED["pipeline"])
+    use = impact.ENERGY[asset.asset_type]
+    return impact.energy_impact(
+        impact.mean_kw(week.session, week.sensors_engine, asset.id, use, *during),
+        impact.mean_kw(week.session, week.sensors_engine, asset.id, use, *before),
+        use, week.rates().get(use.fuel))
+
+
+def _assess(concerns: list[Concern], week: _Week, asset: Asset,
+            latest: datetime | None, damage_growth: tuple[float | None, float | None]) -> list[Concern]:
+    """Each concern with its impact and its trend (the concerns worst first, as given)."""
+    assessed = []
+    priced = False  # the energy is the asset's, so it is counted once, on its worst concern
+    for c in concerns:
+        if c.kind == "alert":
+            severity = "critical" if c.level == "red" else "warning"
+            found = impact.alert_impact(asset.asset_type, list(c.classifications))
+            if found is None and priced:
+                found = Impact("Energy counted with the alert above.")
+            elif found is None:
+                found, priced = _energy_impact(week, asset, c.classifications), True
+            counts = [sum(week.alerts.get((asset.id, severity, k), [0, 0])[slot] for k in c.classifications)
+                      for slot in (0, 1)]
+            trend = impact.counts_trend(counts[0], counts[1], "alert" if severity == "critical" else "warning")
+        elif c.kind == "data":
+            found, trend = impact.no_cost("data"), impact.silence_trend(latest, week.now)
+        elif c.kind == "forecast":
+            this, last = week.failed_checks.get(asset.id, [0, 0])
+            found, trend = impact.no_cost("forecast"), impact.counts_trend(this, last, "failed forecast check")
+        elif c.kind in ("no_forecast", "no_sensors"):
+            found = impact.no_cost(c.kind)
+            trend = impact.since_trend(asset.created_at, week.now,
+                                       "no forecast" if c.kind == "no_forecast" else "no sensors")
+        elif c.kind == "damage":
+            unit = " h" if asset.asset_type == "boiler" else ""
+            found, trend = impact.no_cost("damage"), impact.growth_trend(*damage_growth, unit)
+        else:
+            found, trend = None, None
+        assessed.append(replace(c, impact=found, trend=trend))
+    return assessed
 
 
 def _damage_limit(parameters: dict[str, object] | None) -> float | None:
@@ -275,7 +471,7 @@ def estate_health(session: Session, sensors_engine: Engine, supplier_id: int,
         select(Alert.asset_id, Alert.severity, Alert.classification)
         .where(Alert.asset_id.in_(owned), Alert.status.in_(UNRESOLVED))
     ):
-        alerts[asset_id, "critical" if severity == "critical" else "warning"].append(classification)
+        alerts[asset_id, _severity(severity)].append(classification)
 
     versions: dict[int, list[ModelVersion]] = defaultdict(list)
     for version in session.scalars(
@@ -291,6 +487,7 @@ def estate_health(session: Session, sensors_engine: Engine, supplier_id: int,
     latest_validation = {v.model_version_id: v for v in session.scalars(
         select(Validation).where(Validation.id.in_(newest)))}
 
+    week = _week(session, sensors_engine, supplier_id, owned, now)
     by_site: dict[int, list[AssetHealth]] = defaultdict(list)
     site_names = {site.id: site.name for site in sites}
     for asset in assets:
@@ -299,9 +496,11 @@ def estate_health(session: Session, sensors_engine: Engine, supplier_id: int,
         warning = alerts.get((asset.id, "warning"), [])
         readings = {name: latest.get(sid) for sid, name in sensors.get(asset.id, [])}
         seen = [ts for ts in readings.values() if ts is not None]
-        model_status, model_concerns = _model_concerns(versions.get(asset.id, []), latest_validation)
+        model_status, model_concerns = _model_concerns(versions.get(asset.id, []), latest_validation,
+                                                       asset.name)
 
         damage = damage_label = damage_unit = fraction = None
+        growth: tuple[float | None, float | None] = (None, None)
         if asset.asset_type in DAMAGE_CALCULATIONS:
             calculation, damage_label = DAMAGE_CALCULATIONS[asset.asset_type]
             damage_unit = type_.calculations.get(calculation) if type_ else None
@@ -309,6 +508,8 @@ def estate_health(session: Session, sensors_engine: Engine, supplier_id: int,
             limit = _damage_limit(asset.parameters)
             if damage is not None and limit is not None:
                 fraction = damage / limit
+            if fraction is not None and fraction >= DAMAGE_AMBER:  # only a concern has a trend
+                growth = _growth(session, asset.id, calculation, damage, now)
 
         concerns = sorted(
             _alert_concerns(critical, warning)
@@ -317,6 +518,7 @@ def estate_health(session: Session, sensors_engine: Engine, supplier_id: int,
             + _damage_concern(damage_label or "Damage", fraction),
             key=lambda c: (LEVELS.index(c.level), c.weight), reverse=True,
         )
+        concerns = _assess(concerns, week, asset, max(seen) if seen else None, growth)
         level = max((c.level for c in concerns), key=LEVELS.index, default="green")
         by_site[asset.site_id].append(AssetHealth(
             id=asset.id, name=asset.name, asset_type=asset.asset_type,
@@ -331,8 +533,22 @@ def estate_health(session: Session, sensors_engine: Engine, supplier_id: int,
             damage=damage, damage_label=damage_label, damage_unit=damage_unit, damage_fraction=fraction,
             latest_reading_at=max(seen) if seen else None,
             sensors=len(readings),
+            details=concerns,
+            damage_meaning=DAMAGE_MEANINGS.get(asset.asset_type),
+            forecast_words=FORECAST_WORDS.get(model_status, FAILING_WORDS),
         ))
-    return [SiteHealth(site.id, site.name, site.location, by_site.get(site.id, [])) for site in sites]
+    return [SiteHealth(site.id, site.name, site.location, by_site.get(site.id, []), site.maintenance_emails)
+            for site in sites]
+
+
+def _growth(session: Session, asset_id: int, calculation: str, now_value: float,
+            now: datetime) -> tuple[float | None, float | None]:
+    """How much a running total grew this week and the week before (None without figures)."""
+    week_ago = _latest_calculation(session, asset_id, calculation, now - impact.WEEK)
+    fortnight_ago = _latest_calculation(session, asset_id, calculation, now - 2 * impact.WEEK)
+    if week_ago is None or fortnight_ago is None:
+        return None, None
+    return now_value - week_ago, week_ago - fortnight_ago
 
 
 def worst_first(sites: list[SiteHealth]) -> list[AssetHealth]:

@@ -7,6 +7,9 @@ simple shape, filled with its health colour and marked with the level's symbol; 
 biggest concerns are written next to it and arrows show the flow. An (almost) invisible marker
 at each shape's centre carries the asset id: hovering shows the asset, clicking opens its page.
 
+Under the pictures, each site's concerns in a table, worst first: what is wrong in plain words,
+what it costs a day, whether it is better or worse than last week, and who looks after it.
+
 Components only; ``callbacks.board`` fills them for the logged-in user's supplier.
 """
 
@@ -24,7 +27,7 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from app.health import AssetHealth, SiteHealth
+from app.health import LEVELS, AssetHealth, Concern, SiteHealth
 from app.twins import ASSET_TYPES
 from layouts import ids
 from layouts.health import LOOKS, badge, no_sites
@@ -128,10 +131,21 @@ def _wrap(text: str, width: int) -> str:
     return "<br>".join(escape(line) for line in textwrap.wrap(text, max(width, 10)))
 
 
+#: The schematic's short label of a concern whose own label is jargon.
+SHORT_WORDS = {"forecast": "Forecast being retrained (no action needed)"}
+
+
+def short_concerns(asset: AssetHealth) -> list[str]:
+    """The asset's concerns as short labels a board member reads without help."""
+    if not asset.details:
+        return asset.concerns
+    return [SHORT_WORDS.get(c.kind, c.text) for c in asset.details]
+
+
 def _label(asset: AssetHealth, width: int) -> str:
     look = LOOKS[asset.level]
     lines = [f"<b>{_wrap(asset.name, width)}</b>"]
-    concerns = asset.concerns[:MAX_CONCERNS] or [look.word]
+    concerns = short_concerns(asset)[:MAX_CONCERNS] or [look.word]
     lines += [f"<span style='color:#444'>{_wrap(c, width)}</span>" for c in concerns]
     if len(asset.concerns) > MAX_CONCERNS:
         lines.append(f"<span style='color:#777'>+{len(asset.concerns) - MAX_CONCERNS} more</span>")
@@ -140,7 +154,7 @@ def _label(asset: AssetHealth, width: int) -> str:
 
 def _hover(asset: AssetHealth) -> str:
     look = LOOKS[asset.level]
-    concerns = "".join(f"<br>• {escape(c)}" for c in asset.concerns)
+    concerns = "".join(f"<br>• {escape(c)}" for c in short_concerns(asset))
     return (f"<b>{escape(asset.name)}</b><br>{asset.type_label}<br>Health: {look.symbol} {look.word}"
             f"{concerns}<br><i>Click to open</i>")
 
@@ -322,8 +336,117 @@ def legend() -> dbc.Card:
     ], className="py-2"), className="mb-3")
 
 
+def _cost(concern: Concern) -> float:
+    return float(concern.impact.pence_per_day or 0) if concern.impact else 0.0
+
+
+def ranked(site: SiteHealth) -> list[tuple[AssetHealth, Concern]]:
+    """Every concern of the site's assets, worst first: by level, then what it costs a day,
+    then its weight."""
+    pairs = [(a, c) for a in site.assets for c in a.details]
+    return sorted(pairs, key=lambda p: (-LEVELS.index(p[1].level), -_cost(p[1]), -p[1].weight, p[0].name))
+
+
+MEDIUM = "d-none d-md-table-cell"  # shown from Bootstrap's "md" up
+TREND_MARKS = {"worse": "▲", "better": "▼", "same": "=", "new": "●"}
+
+
+def _trend(concern: Concern) -> html.Td:
+    if concern.trend is None:
+        return html.Td("—", className="text-muted")
+    mark = TREND_MARKS[concern.trend.direction]
+    tone = {"worse": "text-danger", "better": "text-success"}.get(concern.trend.direction, "")
+    return html.Td([html.Span(mark, className=f"me-1 {tone}", **{"aria-hidden": "true"}), concern.trend.text])
+
+
+def _impact(concern: Concern) -> html.Td:
+    """The gist first, in bold when it costs money; the whole story under it."""
+    if concern.impact is None:
+        return html.Td("Not estimated.", className="text-muted")
+    found = concern.impact
+    # a figure (money, energy, water) stands out; "no cost" and "not estimated" do not
+    figure = found.kwh_per_day or found.headline.startswith("About")
+    gist = html.Div(found.gist, className="fw-semibold" + ("" if figure else " text-muted"))
+    # "No direct energy cost. Risk: ..." under "No direct energy cost" says it twice
+    rest = found.text.removeprefix(found.gist + ". ") if found.gist else found.text
+    return html.Td([gist, html.Div(rest, className="text-muted")])
+
+
+def _owner(site: SiteHealth) -> html.Td:
+    found = site.contacts
+    if not found:
+        return html.Td(site.owner, className="text-muted")
+    # one address a line, never broken inside: a reader copies it
+    return html.Td([html.Div(a, className="text-nowrap") for a in found])
+
+
+def _concern_item(asset: AssetHealth, concern: Concern, site: SiteHealth) -> dbc.ListGroupItem:
+    """One concern as a block of lines, for a phone: a table's columns would be too narrow."""
+    def line(label: str, cell: html.Td) -> html.Div:
+        return html.Div([html.Span(f"{label}: ", className="fw-semibold"), *cell.children], className="mt-1")
+
+    impact = concern.impact
+    return dbc.ListGroupItem([
+        html.Div([badge(concern.level), " ",
+                  dcc.Link(asset.name, href=f"/assets/{asset.id}", className="fw-semibold")]),
+        html.Div(concern.words, className="mt-1"),
+        html.Div([html.Span("Impact a day: ", className="fw-semibold"),
+                  impact.text if impact else "not estimated."], className="mt-1"),
+        line("Trend", _trend(concern)),
+        html.Div([html.Span("Owner: ", className="fw-semibold"), site.owner], className="mt-1 text-break"),
+    ], className="board-concern small")
+
+
+def concerns_card(site: SiteHealth, narrow: bool = False) -> dbc.Card:
+    """A site's concerns, worst first: what is wrong, its impact a day, its trend, its owner
+    (a table; on a phone, a list)."""
+    where = f" · {site.location}" if site.location else ""
+    header = dbc.CardHeader([html.Strong(site.name), html.Span(where, className="text-muted")],
+                            className="bg-white")
+    pairs = ranked(site)
+    if not pairs:
+        body: Any = dbc.CardBody(("All assets healthy: nothing to act on." if site.assets else
+                                  "No assets on this site yet."), className="text-muted py-2")
+        return dbc.Card([header, body], className="shadow-sm mb-3")
+    if narrow:
+        items = dbc.ListGroup([_concern_item(a, c, site) for a, c in pairs], flush=True,
+                              id={"type": ids.BOARD_CONCERNS, "site": site.id})
+        return dbc.Card([header, items], className="shadow-sm mb-3")
+    # A window that narrows later gets the badge in the asset's cell: one column fewer to scroll.
+    head = html.Thead(html.Tr([html.Th("Health", className=MEDIUM), html.Th("Asset"), html.Th("What is wrong"),
+                               html.Th("Estimated impact a day"), html.Th("Trend (this week vs last)"),
+                               html.Th("Owner")]))
+    rows = [
+        html.Tr([
+            html.Td(badge(c.level), className=MEDIUM),
+            html.Td([html.Div(badge(c.level), className="d-md-none mb-1"),
+                     dcc.Link(a.name, href=f"/assets/{a.id}", className="fw-semibold")]),
+            html.Td(c.words),
+            _impact(c),
+            _trend(c),
+            _owner(site),
+        ], className="board-concern")
+        for a, c in pairs
+    ]
+    table = dbc.Table([head, html.Tbody(rows)], responsive=True, hover=True,
+                      className="mb-0 align-middle small", id={"type": ids.BOARD_CONCERNS, "site": site.id})
+    return dbc.Card([header, table], className="shadow-sm mb-3")
+
+
+def concerns_section(ordered: list[SiteHealth], narrow: bool = False) -> html.Div:
+    """Every site's concerns table, in the pictures' order."""
+    return html.Div([
+        html.H2("What needs attention, and does it matter?", className="h4 mt-2"),
+        html.P("Costs are estimates from the twin's own measurements, priced at today's unit rate "
+               "of your electricity or gas tariff (including VAT): electricity for electric "
+               "assets, gas for gas-fired heat. The owner is the site's maintenance contact.",
+               className="text-muted small"),
+        *[concerns_card(s, narrow) for s in ordered],
+    ])
+
+
 def board(sites: list[SiteHealth], window_width: int | None) -> list[Any]:
-    """The whole board: the headline, the legend and one card per site."""
+    """The whole board: the headline, the legend, one card per site and the sites' concerns."""
     if not sites:
         return [no_sites("Nothing to draw yet.", "The board view draws each of your sites")]
     # The sites most in need first: a reader who only looks at the top sees what matters.
@@ -331,8 +454,8 @@ def board(sites: list[SiteHealth], window_width: int | None) -> list[Any]:
     pictures = dbc.Row([site_card(s, window_width) for s in ordered])
     if window_width is not None and window_width < NARROW_BELOW:
         # On a phone the key would fill the first screen: the pictures come first.
-        return [headline(sites), pictures, legend()]
-    return [headline(sites), legend(), pictures]
+        return [headline(sites), pictures, concerns_section(ordered, narrow=True), legend()]
+    return [headline(sites), legend(), pictures, concerns_section(ordered)]
 
 
 def layout(**_query: str) -> html.Div:

@@ -68,21 +68,37 @@ def _alerts(asset: AssetHealth) -> str:
     return ", ".join(parts) or "None"
 
 
+#: Units that mean "a pure number" (app/twins: the drivetrain's wear is one)
+UNITLESS = ("", "1", "fraction", None)
+
+
 def damage_text(asset: AssetHealth) -> str:
-    """The asset's damage figure in words, e.g. "Wear 20.7 (85 % of limit)"; "—" without one."""
+    """The asset's damage figure in words with its unit, and against its limit: e.g.
+    "Wear index 20.7 (no unit) · no limit set", "Time above rated temperature 3.2 h · 85 %
+    of its limit"; "—" without one."""
     if asset.damage is None:
         return "—" if asset.damage_label is None else "Not calculated yet"
-    unit = f" {asset.damage_unit}" if asset.damage_unit and asset.damage_unit != "1" else ""
-    text = f"{asset.damage_label} {asset.damage:,.3g}{unit}"
+    if asset.damage_unit in UNITLESS:
+        text = f"{asset.damage_label} index {asset.damage:,.3g} (no unit)"
+    else:
+        text = f"{asset.damage_label} {asset.damage:,.3g} {asset.damage_unit}"
     if asset.damage_fraction is not None:
-        text += f" ({asset.damage_fraction:.0%} of limit)".replace("%", " %")
-    return text
+        return text + f" · {asset.damage_fraction * 100:.0f} % of its limit"
+    return text + " · no limit set"
+
+
+def _damage(asset: AssetHealth) -> html.Td:
+    # What the figure is, under it: a bare number means nothing to a reader.
+    meaning = [html.Div(asset.damage_meaning.capitalize() + ".", className="text-muted")] \
+        if asset.damage_meaning and asset.damage is not None else []
+    return html.Td([html.Div(damage_text(asset)), *meaning], className=WIDE)
 
 
 def _concerns(asset: AssetHealth) -> html.Td:
     if not asset.concerns:
         return html.Td("No concerns", className="text-muted")
-    return html.Td(html.Ul([html.Li(c) for c in asset.concerns], className="mb-0 ps-3"))
+    words = [c.words for c in asset.details] or asset.concerns
+    return html.Td(html.Ul([html.Li(w) for w in words], className="mb-0 ps-3"))
 
 
 def concerns_table(assets: list[AssetHealth], when: When) -> dbc.Card:
@@ -102,8 +118,8 @@ def concerns_table(assets: list[AssetHealth], when: When) -> dbc.Card:
             ]),
             _concerns(a),
             html.Td(_alerts(a), className=WIDE),
-            html.Td(a.model_status, className=WIDE),
-            html.Td(damage_text(a), className=WIDE),
+            html.Td(a.forecast_words or a.model_status, className=WIDE),
+            _damage(a),
             html.Td(when(a.latest_reading_at), className=WIDE),
         ])
         for a in assets

@@ -4,6 +4,7 @@ through Dash's real endpoint as a logged-in user (only the supplier's own assets
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -135,6 +136,55 @@ def test_the_board_draws_only_the_users_own_assets(client, tenants, estates) -> 
     assert graphs[0]["props"]["id"] == {"type": "board-figure", "site": mine["site"]}
 
 
+def test_the_board_lists_each_concern_worst_first_with_its_impact_trend_and_owner(  # type: ignore[no-untyped-def]
+        client, tenants, estates, db) -> None:
+    mine, _theirs = estates
+    with db.Session() as session, session.begin():
+        session.get(Site, mine["site"]).maintenance_emails = "fixer@alpha.example"
+    out = body(dash_as(client, tenants[0])("board-sites.children", {"board-width.data": 1280}))
+    tables = [c for c in _walk(out) if isinstance(c, dict) and c.get("type") == "Table"]
+    assert [t["props"]["id"] for t in tables] == [{"type": "board-concerns", "site": mine["site"]}]
+    text = json.dumps(tables[0], ensure_ascii=False)
+    for heading in ("What is wrong", "Estimated impact a day", "Trend (this week vs last)", "Owner"):
+        assert heading in text
+    # the leak first (red), its impact not guessed from minutes of data, its trend, its owner
+    assert text.index("Act now: water is leaking") < text.index("The twin has no forecast for Alpha Boiler")
+    assert "Impact not estimated: the alert began less than an hour ago." in text
+    assert "Worse than last week: 1 alert, 0 the week before." in text
+    assert '"No direct energy cost"' in text and "Risk: the twin cannot warn ahead of time" in text
+    # one row per concern, each with its owner: both assets lack sensors and a forecast; the tank leaks
+    assert text.count("fixer@alpha.example") == 5
+
+
+def test_on_a_phone_each_concern_is_a_block_of_lines_with_the_same_facts(  # type: ignore[no-untyped-def]
+        client, tenants, estates) -> None:
+    mine, _theirs = estates
+    out = body(dash_as(client, tenants[0])("board-sites.children", {"board-width.data": 390}))
+    lists = [c for c in _walk(out) if isinstance(c, dict) and c.get("type") == "ListGroup"]
+    assert [g["props"]["id"] for g in lists] == [{"type": "board-concerns", "site": mine["site"]}]
+    text = json.dumps(lists[0], ensure_ascii=False)
+    for label in ("Impact a day: ", "Trend: ", "Owner: "):
+        assert text.count(label) == 5
+    assert "Impact not estimated: the alert began less than an hour ago." in text
+
+
+def test_the_board_says_where_to_set_a_missing_owner(client, tenants, estates) -> None:  # type: ignore[no-untyped-def]
+    text = json.dumps(body(dash_as(client, tenants[0])("board-sites.children", {"board-width.data": 1280})))
+    assert "No maintenance contact set (an administrator sets it under Plant catalogue" in text
+
+
+def test_a_failing_forecast_is_labelled_in_plain_words_on_the_schematic() -> None:
+    from app.health import Concern
+
+    failing = Concern("amber", 20, "Forecasts failing validation: retraining", "forecast",
+                      "The twin's forecast for Tank T9 (level) missed by more than its limit; ...")
+    site = SiteHealth(1, "Riverside", None, [
+        replace(asset(9, "Tank T9", level="amber", concerns=[failing.text]), details=[failing])])
+    labels = " ".join(a["text"] for a in site_figure(site, 1280).to_plotly_json()["layout"]["annotations"])
+    assert "Forecast being retrained (no action needed)" in labels
+    assert "failing validation" not in labels
+
+
 def _walk(node: Any):  # type: ignore[no-untyped-def]
     yield node
     if isinstance(node, dict):
@@ -187,8 +237,10 @@ def test_the_overview_lists_assets_by_concern_worst_first_with_links(client, ten
     assert "Assets by concern" in text and "Beta" not in text
     assert text.index("Alpha Tank") < text.index("Alpha Boiler")  # the red one first
     assert f"/assets/{mine['Alpha Tank']}" in text
-    assert "✕ Act now" in text and "1 critical alert open: leakage" in text
-    assert "No forecasting model yet" in text and "No sensors set up" in text
+    assert "✕ Act now" in text and "Act now: water is leaking (1 critical alert open)." in text
+    assert "The twin has no forecast for Alpha Boiler yet, so it cannot warn ahead of time." in text
+    assert "No sensors are set up on it, so the twin cannot watch it." in text
+    assert "No forecasts yet" in text  # the forecasts column, in words
 
 
 def test_the_overview_says_how_to_get_sites_when_there_are_none(client, tenants) -> None:  # type: ignore[no-untyped-def]
