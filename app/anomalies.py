@@ -69,6 +69,7 @@ import pandas as pd
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from app import plain_text
 from app.db import Database
 from app.db.base import utcnow
 from app.db.models import Alert, Asset, Sensor
@@ -321,7 +322,8 @@ def _findings(rule: Rule, check: Check, frame: pd.DataFrame, context: RuleContex
             start=index[first].to_pydatetime(), end=index[last].to_pydatetime(),
             severity="critical" if classification == "leakage" else rule.severity,
             classification=classification,
-            message=f"{check.describe(episode)}: {reason} ({classification})"[:1000],
+            message=(f"{check.describe(episode)}: {reason} "
+                     f"({plain_text.classification(classification)})")[:1000],
         ))
     return out
 

@@ -182,27 +182,51 @@ def register(app: dash.Dash) -> None:
         ), (changed or 0) + 1, ""
 
     @app.callback(
+        Output(ids.ADMIN_REVOKE_MODAL, "is_open"),
+        Output(ids.ADMIN_REVOKE_TARGET, "data"),
+        Output(ids.ADMIN_REVOKE_TEXT, "children"),
+        Input({"type": ids.ADMIN_TOKEN_REVOKE, "index": ALL}, "n_clicks"),
+        Input(ids.ADMIN_REVOKE_CANCEL, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def ask_to_revoke(_clicks, _cancel):  # type: ignore[no-untyped-def]
+        trigger = dash.ctx.triggered_id
+        # A redrawn table fires this with its new buttons unclicked: nothing was pressed.
+        if not isinstance(trigger, dict) or not dash.ctx.triggered[0].get("value"):
+            return False, None, None
+        if not _is_admin():
+            return False, None, None
+        token = next((t for t in list_tokens(db_session(), current_user.supplier_id)
+                      if t.id == trigger["index"] and t.active), None)
+        if token is None:
+            return False, None, None
+        return True, token.id, page.revoke_question(token.name)
+
+    @app.callback(
         Output(ids.ADMIN_TOKEN_RESULT, "children", allow_duplicate=True),
         Output(ids.ADMIN_CHANGED, "data", allow_duplicate=True),
-        Input({"type": ids.ADMIN_TOKEN_REVOKE, "index": ALL}, "submit_n_clicks"),
+        Output(ids.ADMIN_REVOKE_MODAL, "is_open", allow_duplicate=True),
+        Input(ids.ADMIN_REVOKE_CONFIRM, "n_clicks"),
+        State(ids.ADMIN_REVOKE_TARGET, "data"),
         State(ids.ADMIN_CHANGED, "data"),
         prevent_initial_call=True,
     )
-    def revoke(clicks, changed):  # type: ignore[no-untyped-def]
-        trigger = dash.ctx.triggered_id
+    def revoke(clicks, token_id, changed):  # type: ignore[no-untyped-def]
         if not _is_admin():
-            return _refused(), no_update
-        if not isinstance(trigger, dict) or not any(clicks or []):
-            return no_update, no_update
+            return _refused(), no_update, False
+        if not clicks or token_id is None:
+            return no_update, no_update, no_update
         session = db_session()
         try:
             revoke_token(session, supplier_id=current_user.supplier_id, actor_id=current_user.id,
-                         token_id=int(trigger["index"]), ip=request.remote_addr)
+                         token_id=int(token_id), ip=request.remote_addr)
             session.commit()
-        except TokenError as exc:
+        except (TokenError, TypeError, ValueError) as exc:
             session.rollback()
-            return dbc.Alert(f"Not revoked: {exc}", color="danger"), no_update
-        return dbc.Alert("Revoked: the token no longer works.", color="success"), (changed or 0) + 1
+            reason = exc if isinstance(exc, TokenError) else "No such token."
+            return dbc.Alert(f"Not revoked: {reason}", color="danger"), no_update, False
+        return (dbc.Alert("Revoked: the token no longer works.", color="success"),
+                (changed or 0) + 1, False)
 
     @app.callback(
         Output(ids.ADMIN_BILLING_RESULT, "children"),

@@ -21,6 +21,7 @@ from app.alerts import (
     open_counts,
 )
 from app.db.base import utcnow
+from app.plain_text import classification, readable
 from app.web.context import db_session
 from callbacks.formatting import when
 from layouts import alerts as page
@@ -56,8 +57,9 @@ def _cells(row: AlertRow, can_acknowledge: bool) -> list[object]:
         page.asset_link(row.asset_id, row.asset),
         _words(row.sensor),
         span(row.started_at, row.ended_at),
-        _words(row.classification),
-        row.message,
+        classification(row.classification),
+        # the Class column says the class: the message need not end with it too
+        readable(row.message, row.classification, with_class=False),
         page.ack_button(row.id) if can_acknowledge and row.status == "open" else "",
     ]
 
@@ -100,7 +102,8 @@ def register(app: dash.Dash) -> None:
         row = find_alert(db_session(), current_user.supplier_id, int(trigger["alert"]))
         if row is None:
             return False, None, None, "", None
-        summary = [page.severity_badge(row.severity), f" {row.site} · {row.asset}: {row.message}"]
+        summary = [page.severity_badge(row.severity),
+                   f" {row.site} · {row.asset}: {readable(row.message, row.classification)}"]
         return True, row.id, summary, "", None
 
     @app.callback(

@@ -18,4 +18,7 @@ def pounds(pence: Decimal | int | None) -> str:
 
 
 def quantity(value: Decimal | None, unit: str, places: int = 1) -> str:
+    """A billed quantity (a meter's advance, kWh of a period) to fixed ``places``, as on the
+    bill, in the meter's own unit. Measured values (sensors, alerts) read with
+    :func:`app.plain_text.quantity` instead: a sensible unit prefix, three figures."""
     return "—" if value is None else f"{value:,.{places}f} {unit}"

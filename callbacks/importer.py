@@ -56,9 +56,7 @@ def register(app: dash.Dash) -> None:
         if not _is_admin():
             return admins_only(), no_update, no_update
         limit = _upload_limit()
-        return (no_update, limit,
-                f"CSV, UTF-8, up to {limit // 1_000_000} MB here. Larger files: `twin import sensors "
-                "FILE.csv` (or `meters`) on the server, which takes any size.")
+        return no_update, limit, page.upload_limit(limit)
 
     @app.callback(
         Output(page.STAGED, "data"),

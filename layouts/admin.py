@@ -12,6 +12,7 @@ from dash import dcc, html
 from layouts import ids
 
 PATH = "/admin"
+ROLE = "admin"  # the least role that may open the page (layouts.required_role)
 TITLE = "Administration · Energy Twin"
 ROLE_OPTIONS = [
     {"label": "Admin: users, tariffs, API tokens", "value": "admin"},
@@ -159,6 +160,7 @@ def tokens_card() -> dbc.Card:
                         className="g-2",
                     ),
                     html.Div(id=ids.ADMIN_TOKEN_RESULT, className="mt-2"),
+                    revoke_modal(),
                 ]
             ),
         ],
@@ -166,19 +168,41 @@ def tokens_card() -> dbc.Card:
     )
 
 
+def revoke_modal() -> html.Div:
+    """The page's own "Revoke this token?" confirmation (not the browser's: that one cannot be
+    styled, read the token's name clearly, or be tested like the rest of the page)."""
+    return html.Div([
+        dcc.Store(id=ids.ADMIN_REVOKE_TARGET),
+        dbc.Modal(
+            [
+                dbc.ModalHeader(dbc.ModalTitle("Revoke this token?")),
+                dbc.ModalBody(html.Div(id=ids.ADMIN_REVOKE_TEXT)),
+                dbc.ModalFooter([
+                    dbc.Button("Cancel", id=ids.ADMIN_REVOKE_CANCEL, color="secondary", outline=True),
+                    dbc.Button("Revoke token", id=ids.ADMIN_REVOKE_CONFIRM, color="danger"),
+                ]),
+            ],
+            id=ids.ADMIN_REVOKE_MODAL, is_open=False,
+        ),
+    ])
+
+
+def revoke_question(name: str) -> list[object]:
+    return ["Revoke the token ", html.Strong(name), "? Anything using it stops working at once; "
+            "this cannot be undone."]
+
+
 def tokens_table(rows: list[tuple[int, bool, tuple[str, ...]]]) -> dbc.Table | html.P:
-    """(token id, active, cells) per token; active tokens get a Revoke button with a confirm."""
+    """(token id, active, cells) per token; active tokens get a Revoke button, which asks first
+    (:func:`revoke_modal`)."""
     if not rows:
         return html.P("No tokens yet.", className="small text-muted mb-0")
     head = html.Thead(html.Tr([html.Th(h) for h in ("Name", "Scope", "Token", "Made by", "Made",
                                                        "Last used", "Status", "")]))
     body = []
     for token_id, active, cells in rows:
-        action = dcc.ConfirmDialogProvider(
-            dbc.Button("Revoke", color="danger", outline=True, size="sm"),
-            id={"type": ids.ADMIN_TOKEN_REVOKE, "index": token_id},
-            message=f"Revoke the token “{cells[0]}”? Anything using it stops working at once.",
-        ) if active else ""
+        action = dbc.Button("Revoke", id={"type": ids.ADMIN_TOKEN_REVOKE, "index": token_id},
+                            color="danger", outline=True, size="sm", n_clicks=0) if active else ""
         body.append(html.Tr([*(html.Td(c) for c in cells), html.Td(action)],
                             className="" if active else "text-muted"))
     return dbc.Table([head, html.Tbody(body)], size="sm", hover=True, responsive=True,

@@ -31,8 +31,10 @@ def form(where: str) -> dbc.Collapse:
                         [
                             dbc.Col(dbc.RadioItems(id=key(ids.EMAIL_SCOPE, where), options=SCOPES,
                                                    value="meter", inline=True, className="small"), md="auto"),
+                            # As wide as its longest choice: a fixed column cut "This month so far".
                             dbc.Col(dbc.Select(id=key(ids.EMAIL_PERIOD, where), options=PERIODS,
-                                               value="month_to_date", size="sm"), md=3),
+                                               value="month_to_date", size="sm",
+                                               style={"minWidth": "11rem"}), xs=12, md="auto"),
                             dbc.Col(dbc.Button("Send", id=key(ids.EMAIL_SEND, where), color="primary",
                                                size="sm"), md="auto"),
                         ],

@@ -14,8 +14,10 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from app.importer import FIELDS, ImportReport
+from app.plain_text import file_size
 
 PATH = "/admin/import"
+ROLE = "admin"  # the least role that may open the page (layouts.required_role)
 TITLE = "Import readings · Energy Twin"
 
 BODY = "import-body"
@@ -157,8 +159,17 @@ def _map_row(field: str) -> dbc.Col:
 
 
 def file_note(filename: str, size: int, columns: tuple[str, ...] | list[str]) -> html.Div:
-    return html.Div([html.Strong(filename), f" · {size / 1e6:.2f} MB · {len(columns)} columns"],
+    count = len(columns)
+    return html.Div([html.Strong(filename),
+                     f" · {file_size(size)} · {count} column{'s' * (count != 1)}"],
                     className="small")
+
+
+def upload_limit(limit: int) -> list[object]:
+    """What the upload takes here, and the command for larger files (as code, not backticks)."""
+    return [f"CSV, UTF-8, up to {file_size(limit)} here. Larger files: ",
+            html.Code("twin import sensors FILE.csv"), " (or ", html.Code("twin import meters FILE.csv"),
+            ") on the server, which takes any size."]
 
 
 def preview_table(columns: list[str], rows: list[list[str]]) -> dbc.Table:

@@ -102,17 +102,25 @@ def test_role_changes_and_the_billing_contact_are_audited(client, tenants, db) -
 
 
 def _revoke(call, token_id: int):  # type: ignore[no-untyped-def]
-    """The revoke callback as the renderer calls it: an ALL input, one confirm submitted."""
-    dep = next(d for d in call.dependencies if d["inputs"][0]["id"].startswith('{"index":["ALL"]')
+    """Revoke as the page does: the confirmation's "Revoke token" pressed for ``token_id``."""
+    return call("admin-token-result.children", {
+        "admin-revoke-confirm.n_clicks": 1, "admin-revoke-target.data": token_id,
+        "admin-changed.data": 0}, changed="admin-revoke-confirm.n_clicks")
+
+
+def _ask_to_revoke(call, token_id: int):  # type: ignore[no-untyped-def]
+    """A row's Revoke button pressed, as the renderer sends it (an ALL input)."""
+    dep = next(d for d in call.dependencies if "admin-revoke-modal.is_open" in d["output"]
                and "admin-token-revoke" in d["inputs"][0]["id"])
     fired = {"index": token_id, "type": "admin-token-revoke"}
     payload = {
         "output": dep["output"],
-        "outputs": [{"id": part.rsplit(".", 1)[0], "property": part.rsplit(".", 1)[1]}
+        "outputs": [{"id": part.rsplit(".", 1)[0], "property": part.rsplit(".", 1)[1].split("@")[0]}
                     for part in dep["output"].strip(".").split("...")],
-        "inputs": [[{"id": fired, "property": "submit_n_clicks", "value": 1}]],
-        "state": [{"id": "admin-changed", "property": "data", "value": 0}],
-        "changedPropIds": [json.dumps(fired, separators=(",", ":")) + ".submit_n_clicks"],
+        "inputs": [[{"id": fired, "property": "n_clicks", "value": 1}],
+                   {"id": "admin-revoke-cancel", "property": "n_clicks", "value": None}],
+        "state": [],
+        "changedPropIds": [json.dumps(fired, separators=(",", ":")) + ".n_clicks"],
     }
     return call.client.post("/_dash-update-component", json=payload)
 
@@ -133,6 +141,9 @@ def test_an_admin_makes_a_token_shown_once_that_works_and_revokes_it(client, ten
     with db.Session() as session:
         token = session.scalar(select(ApiToken).where(ApiToken.name == "Site A gateway"))
         assert token.supplier_id == tenants[0].supplier_id and token.scope == "write"
+    asked = text_of(_ask_to_revoke(call, token.id))
+    assert "Site A gateway" in asked and "stops working" in asked
+    assert client.get("/api/v1/assets", headers=headers).status_code == 200, "asking revokes nothing"
     assert "no longer works" in text_of(_revoke(call, token.id))
     assert client.get("/api/v1/assets", headers=headers).status_code == 401
     listed = text_of(call("admin-tokens.children", {"url.pathname": "/admin", "admin-changed.data": 2}))
@@ -155,6 +166,8 @@ def test_tokens_are_admins_own_suppliers_only(client, tenants, db) -> None:  # t
         "admin-token-scope.value": "write"}, changed="admin-token-create.n_clicks"))
     assert "Only administrators" in made
     assert "Only administrators" in text_of(_revoke(operator, theirs.id))
+    assert "Beta bridge" not in text_of(_ask_to_revoke(operator, theirs.id))
+    assert "Beta bridge" not in text_of(_ask_to_revoke(dash_as(client, tenants[0], "admin"), theirs.id))
     with db.Session() as session:
         assert session.get(ApiToken, theirs.id).revoked_at is None
         assert session.scalar(select(ApiToken).where(ApiToken.name == "sneaky")) is None

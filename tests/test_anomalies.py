@@ -117,8 +117,8 @@ def test_a_consumption_above_its_rated_limit_is_one_limit_episode_not_overuse(tm
     found = detect(kind_with(Threshold("power", "high", consumption=True)), {}, frame, anomaly_settings(tmp_path))
     assert spans(found) == [("high", "power", at(100), at(119), "other")]
     assert found[0].severity == "warning"
-    assert found[0].message == ("Power above 0.04 kW for 20 minutes (highest 0.055 kW): above its "
-                                "rated limit (overuse is judged against expected use) (other)")
+    assert found[0].message == ("Power above 40 W for 20 minutes (highest 55 W): above its "
+                                "rated limit (overuse is judged against expected use) (other cause)")
 
 
 def test_the_setpoint_band_is_read_around_the_assets_own_setpoint(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -174,7 +174,7 @@ def test_outlet_short_of_inlet_for_the_window_is_a_critical_leak(tmp_path) -> No
     # The 10-minute medians prove the loss; the episode is its own short readings, 60..84.
     assert (leak.start, leak.end) == (at(60), at(84))
     assert leak.message == ("Outlet flow 12% below inlet flow for 25 minutes: water is being lost "
-                            "between them (leakage)")
+                            "between them (leak)")
 
 
 def test_meter_noise_and_one_wild_reading_are_not_a_leak(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -551,7 +551,7 @@ def test_a_store_that_cools_with_nothing_drawn_is_leaking(tmp_path) -> None:  # 
     # below 58 C from minute 180 + 24.x: 5 C over 59 minutes
     assert (leak.kind, leak.classification, leak.severity) == ("off_setpoint", "leakage", "critical")
     assert "only 0.0 L was drawn in the 3 hours before and during it, which cools the water 0.0 °C, " \
-           "not 5.0 °C: cold water is replacing water that leaks (leakage)" in leak.message
+           "not 5.0 °C: cold water is replacing water that leaks (leak)" in leak.message
 
 
 def test_a_store_that_cools_because_so_much_is_drawn_is_not_leaking(tmp_path) -> None:  # type: ignore[no-untyped-def]

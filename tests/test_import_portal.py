@@ -62,7 +62,7 @@ def test_an_admin_uploads_maps_imports_and_reads_the_report(app, client, db, ten
                                                             monkeypatch) -> None:
     queue = recording(app, monkeypatch)
     call = dash_as(client, tenants[0], "admin")
-    assert "up to 12 MB here" in text_of(call(f"{page.UPLOAD_LIMIT}.children", {"url.pathname": page.PATH}))
+    assert "up to 12.5 MB here" in text_of(call(f"{page.UPLOAD_LIMIT}.children", {"url.pathname": page.PATH}))
     torque = plant_of_alpha.sensor_ids[0]
     content = ("Asset,Tag,Time,Reading\n"
                "Turbine 1,torque,2024-10-01 10:00,1.5\n"

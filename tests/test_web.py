@@ -225,3 +225,144 @@ def test_login_starts_a_new_session(client: FlaskClient, auth: AuthActions,
     auth.login(*tenants[0].users["viewer"])
     with client.session_transaction() as second:
         assert second["sid"] != first_sid
+
+
+# -- pages that lead nowhere ------------------------------------------------------------------
+
+ADMIN_PAGES = ("/admin", "/admin/import", "/admin/catalogue")
+
+
+def menu_links(client: FlaskClient) -> set[str]:
+    """The menu's links in the portal's frame as the signed-in user gets it."""
+    response = client.get("/_dash-layout")
+    assert response.status_code == 200
+    found: set[str] = set()
+
+    def walk(node: object, in_menu: bool) -> None:
+        if isinstance(node, dict):
+            props = node.get("props", {})
+            in_menu = in_menu or props.get("id") == "nav-menu"
+            if in_menu and node.get("type") == "NavLink":
+                found.add(props["href"])
+            for value in props.values() if "props" in node else node.values():
+                walk(value, in_menu)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, in_menu)
+
+    walk(response.get_json(), False)
+    return found
+
+
+def page_content(client: FlaskClient, path: str) -> str:
+    """What the pages router puts in the portal's frame for ``path``."""
+    from tests.conftest import DashCaller
+
+    response = DashCaller(client)("_pages_content.children",
+                                  {"_pages_location.pathname": path, "_pages_location.search": ""})
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return json.dumps(response.get_json(), ensure_ascii=False)
+
+
+@pytest.mark.parametrize(("role", "sees_admin"), [("viewer", False), ("operator", False), ("admin", True)])
+def test_the_menu_shows_only_the_pages_a_role_can_open(client: FlaskClient, auth: AuthActions,
+                                                       tenants: tuple[Tenant, Tenant], role: str,
+                                                       sees_admin: bool) -> None:
+    auth.login(*tenants[0].users[role])
+    links = menu_links(client)
+    assert {"/", "/alerts", "/meters", "/emails", "/logout"} <= links
+    assert ("/admin" in links) is sees_admin
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator"])
+def test_an_admin_page_opened_by_address_says_calmly_there_is_no_access(
+        client: FlaskClient, auth: AuthActions, tenants: tuple[Tenant, Tenant], role: str) -> None:
+    auth.login(*tenants[0].users[role])
+    for path in ADMIN_PAGES:
+        body = page_content(client, path)
+        assert "You do not have access to this page" in body, path
+        assert "admin-users" not in body and "import-body" not in body, path  # none of the page
+        assert '"/meters"' in body and '"/"' in body  # the ways back
+
+
+def test_an_admin_opens_the_admin_pages(client: FlaskClient, auth: AuthActions,
+                                        tenants: tuple[Tenant, Tenant]) -> None:
+    auth.login(*tenants[0].users["admin"])
+    for path in ADMIN_PAGES:
+        assert "You do not have access" not in page_content(client, path), path
+    assert "admin-users" in page_content(client, "/admin")
+
+
+def test_an_unknown_address_is_the_one_not_found_page(client: FlaskClient, auth: AuthActions,
+                                                      tenants: tuple[Tenant, Tenant]) -> None:
+    auth.login(*tenants[0].users["viewer"])
+    body = page_content(client, "/no/such/page")
+    assert "This page is not here" in body and "404 - Page not found" not in body
+    assert '"/meters"' in body
+
+
+def test_a_flask_404_for_a_person_is_the_portal_with_its_not_found_page(
+        client: FlaskClient, auth: AuthActions, tenants: tuple[Tenant, Tenant]) -> None:
+    auth.login(*tenants[0].users["viewer"])
+    response = client.get("/emails/987654.eml")  # a Flask route that answers 404
+    assert response.status_code == 404
+    page = response.get_data(as_text=True)
+    assert "_dash-config" in page and "Energy Twin" in page  # the portal, whose router says "not here"
+    api = client.get("/api/v1/no-such-thing")
+    assert api.status_code == 404 and api.is_json  # machines still get JSON
+
+
+def test_a_404_before_sign_in_is_the_plain_page(client: FlaskClient) -> None:
+    response = client.get("/static/no-such-file.css")
+    assert response.status_code == 404 and "_dash-config" not in response.get_data(as_text=True)
+
+
+def _admin_callbacks(client: FlaskClient) -> list[dict]:
+    """Every callback that writes into an admin page (admin, import, catalogue)."""
+    from tests.conftest import DashCaller
+
+    prefixes = ('"admin-', "admin-", '"import-', "import-", '"cat-', "cat-")
+    deps = DashCaller(client).dependencies
+    return [d for d in deps if not d.get("clientside_function")
+            and any(part.lstrip(".").startswith(prefixes) for part in d["output"].split("..."))]
+
+
+def test_the_server_refuses_every_admin_page_callback_to_a_viewer(
+        client: FlaskClient, auth: AuthActions, tenants: tuple[Tenant, Tenant], db) -> None:
+    from sqlalchemy import func
+
+    from app.db.models import ApiToken, AuditLog as Audit
+
+    auth.login(*tenants[0].users["viewer"])
+    deps = _admin_callbacks(client)
+    assert len(deps) > 10
+    def counts() -> tuple[int | None, ...]:
+        with db.Session() as session:
+            return tuple(session.scalar(select(func.count()).select_from(table))
+                         for table in (User, ApiToken, Audit))
+
+    before = counts()
+    secrets_of_admins = ("admin@alphaenergy.test", "billing@alphaenergy.test")
+    for dep in deps:
+        def value(item: dict) -> object:
+            return "/admin" if item["property"] == "pathname" else 1
+
+        def fill(items: list) -> list:
+            return [[{**i, "id": i["id"], "value": value(i)}] if isinstance(i["id"], str) and '["ALL"]' in i["id"]
+                    else {**i, "id": json.loads(i["id"]) if i["id"].startswith("{") else i["id"], "value": value(i)}
+                    for i in items]
+
+        inputs = fill(dep["inputs"])
+        if any(isinstance(i, list) for i in inputs):
+            continue  # pattern-matching inputs: covered by tests/test_admin.py
+        outputs = [{"id": json.loads(p.rsplit(".", 1)[0]) if p.startswith("{") else p.rsplit(".", 1)[0],
+                    "property": p.rsplit(".", 1)[1].split("@")[0]}
+                   for p in dep["output"].strip(".").split("...")]
+        payload = {"output": dep["output"], "outputs": outputs if len(outputs) > 1 else outputs[0],
+                   "inputs": inputs, "state": fill(dep["state"]),
+                   "changedPropIds": [f"{dep['inputs'][0]['id']}.{dep['inputs'][0]['property']}"]}
+        response = client.post("/_dash-update-component", json=payload)
+        assert response.status_code in (200, 204), (dep["output"], response.status_code)
+        body = response.get_data(as_text=True)
+        assert not any(secret in body for secret in secrets_of_admins), dep["output"]
+    assert counts() == before, "no user, token or audited change was made"

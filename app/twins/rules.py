@@ -51,6 +51,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import pandas as pd
 
+from app import plain_text
 from app.changes import Departure, cusum, threshold_for
 from app.expectations import Expectation, Expectations, block_starts
 from settings import AnomalySettings, SensorLimits
@@ -115,26 +116,24 @@ class Rule(Protocol):
     def check(self, frame: pd.DataFrame, context: RuleContext) -> Check | None: ...
 
 
-def label(sensor: str) -> str:
-    """``outlet_flow`` -> ``Outlet flow``."""
-    return sensor.replace("_", " ").capitalize()
+def label(sensor: str, unit: str = "") -> str:
+    """``outlet_flow`` -> ``Outlet flow``; a last word that only spells ``unit`` is left out
+    (``heat_input_kw`` in kW -> ``Heat input``)."""
+    return plain_text.words(sensor, unit)
 
 
 def number(value: float) -> str:
-    """A reading as people write it: 3 significant figures, no exponent for everyday values."""
-    if value == 0 or not np.isfinite(value):
-        return f"{value:g}"
-    if 1e3 <= abs(value) < 1e7:
-        return f"{float(f'{value:.3g}'):,.0f}"  # 6,240 Nm, not 6.24e+03
-    return f"{value:.3g}" if 1e-3 <= abs(value) < 1e3 else f"{value:.2e}"
+    """A reading as people write it: 3 significant figures, never an exponent."""
+    return plain_text.number(value)
 
 
-#: Units that read better left out ("level below 0.2", not "below 0.2 fraction").
-UNITLESS = ("", "1", "fraction")
+UNITLESS = plain_text.UNITLESS
 
 
 def quantity(value: float, unit: str) -> str:
-    return number(value) if unit in UNITLESS else f"{number(value)} {unit}"
+    """A value and its unit for a message, in the unit prefix that reads best (0.404 W, not
+    4.04e-04 kW)."""
+    return plain_text.quantity(value, unit)
 
 
 def minutes_text(minutes: float) -> str:
@@ -802,7 +801,7 @@ class Overuse:
                 _hours(frame.index[rows]) * 60.0, settings.overuse_minutes)) - 1)
             alarms[max(watched.alarm(departure), min(enough, rows[-1]))] = True
         unit = context.units.get(self.quantity, context.units.get(self.sensor, ""))
-        name = label(self.quantity.removesuffix("_" + unit.lower().replace("³", "3").replace("/", "")))
+        name = label(self.quantity, unit)
 
         def used_more(episode: pd.DataFrame) -> str:
             used = float(usual.actual.reindex(episode.index).mean())

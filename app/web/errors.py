@@ -1,10 +1,15 @@
-"""Calm error responses: JSON for machine endpoints, a plain page for people; never a traceback."""
+"""Calm error responses: JSON for machine endpoints, a plain page for people; never a traceback.
+
+A signed-in person who asks for something that is not there (a 404) gets the portal itself,
+with its menu, where the pages router shows the one "not found" page (``layouts.not_found``)
+for any address it does not know: the same page as for an unknown address in the portal.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -24,12 +29,29 @@ def _respond(status: int, code: str, message: str) -> tuple[Response | str, int]
     return page.render(status=status, message=message), status
 
 
+def _signed_in() -> bool:
+    """Whether the request's user is signed in, as the gate already found: read from what
+    Flask-Login loaded, never loaded here (the database may be what failed)."""
+    user = g.get("_login_user")
+    return bool(user is not None and user.is_authenticated)
+
+
+def _not_found() -> tuple[Response | str, int] | None:
+    """The portal, answering 404, for a signed-in person; None for anyone or anything else."""
+    dash_app = current_app.extensions.get("dash_app")
+    if wants_json() or request.method != "GET" or dash_app is None or not _signed_in():
+        return None
+    return dash_app.index(), 404
+
+
 def init_app(server: Flask) -> None:
     # A body the portal cannot use (JSON nested too deeply, a forged Dash request) is a 400.
     bodies.init_app(server)
 
     @server.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        if exc.code == 404 and (portal := _not_found()) is not None:
+            return portal
         return _respond(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"),
                         exc.description or exc.name)
 
