@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import Engine, case, func, select
 from sqlalchemy.orm import Session
 
+from app import plain_text
 from app import series as series_
 from app.db import Database
 from app.db.base import utcnow
@@ -51,24 +52,12 @@ class Channel:
     @property
     def words(self) -> str:
         """The name in words, without a last word that only repeats the unit: ``heat_input_kw``
-        in kW is "Heat input", ``flow_m3h`` in m3/h is "Flow"."""
-        words = self.name.replace("_", " ").split()
-        if len(words) > 1 and _unit_key(words[-1]) == _unit_key(self.unit):
-            words = words[:-1]
-        text = " ".join(words)
-        return text[:1].upper() + text[1:]
+        in kW is "Heat input"."""
+        return plain_text.words(self.name, self.unit)
 
     @property
     def label(self) -> str:
-        return f"{self.words} ({self.unit})" if self.unit not in ("", "1") else self.words
-
-
-def _unit_key(unit: str) -> str:
-    """A unit reduced for comparing with a name's last word: ``°C`` and ``c``, ``m³/h`` and
-    ``m3h``, ``kW`` and ``kw``, ``%`` and ``pct`` all match."""
-    text = unit.lower().replace("³", "3").replace("²", "2").replace("°", "").replace("deg", "")
-    text = text.replace("%", "pct").replace("percent", "pct")
-    return "".join(ch for ch in text if ch.isalnum())
+        return plain_text.label(self.name, self.unit)
 
 
 @dataclass(frozen=True)

@@ -28,21 +28,19 @@ from callbacks.metrics import performance
 from layouts import asset as page
 from layouts import figures, ids
 from layouts import metrics as metrics_card
+from layouts.not_found import not_found
 
 __all__ = ["chosen_range", "zoomed_range", "register"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_RANGE = "1d"
-
-
-def draw(asset_id: Any) -> Any:
-    """The page's body for ``asset_id`` with every plot drawn for the default range; a calm
-    not-found for any other id."""
+def draw(asset_id: Any, preset: str = page.DEFAULT_RANGE) -> Any:
+    """The page's body for ``asset_id`` with every plot drawn for ``preset``; a calm not-found
+    for any other id."""
     info = asset(asset_id)
     if info is None:
-        return page.not_found()
-    view = Page.of(info, DEFAULT_RANGE)
+        return not_found("asset")
+    view = Page.of(info, preset)
     batches = pipeline_batches(db_session(), info)
     first = show.first_choices(info, batches)
     stacked, store = show.stacked(view, first.sensors)
@@ -66,7 +64,7 @@ def draw(asset_id: Any) -> Any:
              ids.ASSET_FORECAST: forecast, ids.ASSET_RESIDUALS: residuals,
              ids.ASSET_BATCH_GRAPH: show.batch(view, first.batch, batches)}
     notes = {ids.ASSET_FORECAST_METRICS: forecast_notes, ids.ASSET_RESIDUAL_NOTE: residual_note}
-    return page.body(show.header(info), drawn, pickers, notes, metrics_card.card(tiles, note), store)
+    return page.body(show.header(info), drawn, pickers, notes, metrics_card.card(tiles, note), store, preset)
 
 
 def _page(asset_id: Any, preset: str | None, custom_start: str | None, custom_end: str | None) -> Page | None:
@@ -78,9 +76,10 @@ GONE = "This asset is not available."
 
 
 def register(app: dash.Dash) -> None:
-    @app.callback(Output(ids.ASSET_BODY, "children"), Input(ids.ASSET_ID, "data"))
-    def visit(asset_id):  # type: ignore[no-untyped-def]
-        return draw(asset_id)
+    @app.callback(Output(ids.ASSET_BODY, "children"), Input(ids.ASSET_ID, "data"),
+                  State(ids.ASSET_FIRST_RANGE, "data"))
+    def visit(asset_id, preset):  # type: ignore[no-untyped-def]
+        return draw(asset_id, preset if preset in show.SPANS else page.DEFAULT_RANGE)
 
     # Every callback below is the user's doing: the first draw is done by ``visit``.
     app.clientside_callback(

@@ -48,6 +48,8 @@ MAX_STACKED = 3
 #: JSON with 2,000 a trace everywhere.
 MAIN_POINTS = MAX_POINTS
 CARD_POINTS = 800
+#: the expectation plot's readings and expectation lines (its blocks carry the drift check)
+EXPECTATION_POINTS = 1000
 #: the longest range the expectation plot models (each day is fitted on the week before it)
 MAX_EXPECTATION_DAYS = 7
 #: open alerts of the asset read to find its newest drift (an asset has a handful at most)
@@ -348,7 +350,8 @@ def expectation(view: Page, sensor: str | None) -> tuple[Any, Any]:
                                     "Choose a later range, or wait for more readings."), None
     figure = figures.expectation(found.readings, found.blocks, found.threshold, channel.words, found.unit,
                                  f"{channel.words}: readings against what the twin expects, and the drift check",
-                                 revision=view.revision("expectation", sensor, start.isoformat()))
+                                 revision=view.revision("expectation", sensor, start.isoformat()),
+                                 max_points=EXPECTATION_POINTS)
     return figure, page.expectation_note(found.inputs, settings.anomaly.residuals.block_minutes, shown_days)
 
 

@@ -14,6 +14,7 @@ from layouts.figures import CONFIG
 PATH = "/assets/<asset_id>"
 TITLE = "Asset · Energy Twin"
 LIVE_MS = 5_000
+DEFAULT_RANGE = "1d"
 RANGES = [
     {"label": "Last hour", "value": "1h"},
     {"label": "Last day", "value": "1d"},
@@ -49,16 +50,19 @@ def picker(picker_id: str, placeholder: str, options: list[dict[str, object]] | 
                         **{"clearable": False, **kwargs})
 
 
-def layout(asset_id: str = "", **_query: str) -> html.Div:
+def layout(asset_id: str = "", range: str = "", **_query: str) -> html.Div:  # noqa: A002 (the URL's word)
     """The page's frame: ``callbacks.asset`` draws its body (header, controls and every plot)
-    in one request, so a visit costs one round trip after the page itself."""
+    in one request, so a visit costs one round trip after the page itself. ``?range=7d``
+    opens it on that preset (a link from an alert, a bookmark)."""
     try:
         asset = int(asset_id)
     except ValueError:
         asset = -1
+    presets = {r["value"] for r in RANGES} - {"custom"}
     return html.Div(
         [
             dcc.Store(id=ids.ASSET_ID, data=asset),
+            dcc.Store(id=ids.ASSET_FIRST_RANGE, data=range if range in presets else DEFAULT_RANGE),
             dcc.Loading(html.Div(html.Div("Loading the asset…", className="text-muted py-5"), id=ids.ASSET_BODY),
                         type="dot", delay_show=300),
         ]
@@ -75,7 +79,8 @@ GRAPHS = {
 
 
 def body(header: object, drawn: dict[str, object], pickers: dict[str, tuple[list[dict[str, object]], object]],
-         notes: dict[str, object], performance: object, view: dict[str, object] | None) -> list[object]:
+         notes: dict[str, object], performance: object, view: dict[str, object] | None,
+         preset: str = DEFAULT_RANGE) -> list[object]:
     """The page once the asset is known: ``drawn`` maps each graph id of :data:`GRAPHS` to its
     figure, ``pickers`` each picker id to (options, value), ``notes`` the ids of the texts
     beside the plots to their children, ``performance`` the Performance card, ``view`` what the
@@ -100,7 +105,7 @@ def body(header: object, drawn: dict[str, object], pickers: dict[str, tuple[list
         html.Div(header, id=ids.ASSET_HEADER, className="mb-3"),
         dbc.Row(
             [
-                dbc.Col(dbc.Select(id=ids.ASSET_RANGE, options=RANGES, value="1d"), xs=12, md=3),
+                dbc.Col(dbc.Select(id=ids.ASSET_RANGE, options=RANGES, value=preset), xs=12, md=3),
                 dbc.Col(
                     dbc.Collapse(dcc.DatePickerRange(id=ids.ASSET_CUSTOM, display_format="D MMM YYYY",
                                                      first_day_of_week=1),
@@ -146,17 +151,6 @@ def body(header: object, drawn: dict[str, object], pickers: dict[str, tuple[list
         card("Input data of a pipeline batch", [plot(ids.ASSET_BATCH_GRAPH)],
              [choose(ids.ASSET_BATCH, "Choose a batch")]),
     ]
-
-
-def not_found() -> html.Div:
-    """The body for an asset the user cannot see (another supplier's, deleted, or no such id)."""
-    return html.Div(
-        [html.H1("Asset not found", className="h3"),
-         html.P("There is no asset with this address among your plant: it may have been removed, "
-                "or the link is wrong.", className="text-muted"),
-         dcc.Link("← Back to the Overview", href="/")],
-        className="py-4",
-    )
 
 
 #: a pipeline status level (app.plant.status.LEVELS) -> its colour

@@ -85,6 +85,7 @@ EMAILS_EMPTY = "emails-empty"
 # asset page
 ASSET_ID = "asset-id"
 ASSET_BODY = "asset-body"  # everything below the frame, drawn in one request
+ASSET_FIRST_RANGE = "asset-first-range"  # the preset the page opens on (?range=7d)
 ASSET_HEADER = "asset-header"
 ASSET_STATUS = "asset-status"  # the pipeline status line under the title
 ASSET_RANGE = "asset-range"

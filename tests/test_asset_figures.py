@@ -18,6 +18,7 @@ def test_a_channel_is_named_in_words_without_repeating_its_unit() -> None:
     assert label("flow_m3h", "m³/h") == "Flow (m³/h)"
     assert label("supply_temp_c", "°C") == "Supply temp (°C)"
     assert label("valve_pct", "%") == "Valve (%)"
+    assert label("flow_l_min", "L/min") == "Flow (L/min)"
     assert label("oil_temperature", "°C") == "Oil temperature (°C)"
     assert label("kw", "kW") == "Kw (kW)"  # a name that is only its unit keeps it
     assert label("accumulated_destruction", "1") == "Accumulated destruction"  # a pure number

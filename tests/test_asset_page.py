@@ -113,7 +113,7 @@ def test_another_suppliers_asset_shows_nothing(client, tenants, plants) -> None:
     assert "not available" in body and "torque" not in body
     page = json.dumps(call(f"{ids.ASSET_BODY}.children", {f"{ids.ASSET_ID}.data": beta.asset_id}).get_json())
     # One calm "not found", not a page of empty plots; nothing of the other supplier's asset.
-    assert "Asset not found" in page and "Beta Farm" not in page and "torque" not in page
+    assert "This asset is not here" in page and "Beta Farm" not in page and "torque" not in page
     assert ids.ASSET_STACKED not in page
 
 
@@ -285,3 +285,23 @@ def test_the_forecast_a_time_shows_is_chosen_in_the_database_for_the_supplier_on
     elsewhere = forecast_view(any_db, stranger.supplier_id, 10, info, "torque", "forecast",
                               END - timedelta(days=1), END + timedelta(hours=2))
     assert len(elsewhere.ts) == 0 and elsewhere.served is None and elsewhere.models == ()
+
+
+def test_a_link_with_a_range_opens_the_page_on_it_and_a_visit_draws_every_plot_at_once(
+        client, tenants, plants) -> None:  # type: ignore[no-untyped-def]
+    call = dash_as(client, tenants[0])
+    page = client.get(f"/assets/{plants[0].asset_id}?range=7d")
+    assert page.status_code == 200
+
+    def body(first_range: Any) -> Any:
+        values = {f"{ids.ASSET_ID}.data": plants[0].asset_id, f"{ids.ASSET_FIRST_RANGE}.data": first_range}
+        return call(f"{ids.ASSET_BODY}.children", values).get_json()["response"][ids.ASSET_BODY]["children"]
+
+    week = body("7d")
+    assert component(week, ids.ASSET_RANGE)["value"] == "7d"
+    assert "last week" in component(week, ids.ASSET_STACKED)["figure"]["layout"]["title"]["text"]
+    # One request draws every plot: nothing is left for a second round trip.
+    for graph in (ids.ASSET_STACKED, ids.ASSET_SINGLE, ids.ASSET_CALCS, ids.ASSET_PAIR, ids.ASSET_DUAL,
+                  ids.ASSET_FORECAST, ids.ASSET_RESIDUALS, ids.ASSET_BATCH_GRAPH):
+        assert component(week, graph)["figure"]["layout"]["title"]["text"]
+    assert component(body("2y"), ids.ASSET_RANGE)["value"] == "1d"  # not a preset: the default

@@ -113,4 +113,4 @@ def test_another_suppliers_asset_shows_nothing(client, tenants, drifting) -> Non
     body = json.dumps(answer(call(f"{ids.ASSET_RESIDUALS}.figure", inputs(drifting, "outlet_flow"))))
     assert "not available" in body and "Expected by the twin" not in body
     page = json.dumps(answer(call(f"{ids.ASSET_BODY}.children", {f"{ids.ASSET_ID}.data": drifting.asset_id})))
-    assert "Asset not found" in page and "outlet" not in page and ids.ASSET_RESIDUAL_SENSOR not in page
+    assert "This asset is not here" in page and "outlet" not in page and ids.ASSET_RESIDUAL_SENSOR not in page
