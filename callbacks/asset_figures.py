@@ -8,12 +8,16 @@ reads a channel once however many plots show it.
 
 from __future__ import annotations
 
+import itertools
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
+from cachetools import TTLCache
 from flask_login import current_user
 from tsdownsample import MinMaxLTTBDownsampler
 
@@ -39,6 +43,8 @@ from callbacks.formatting import when
 from layouts import asset as page
 from layouts import figures
 
+T = TypeVar("T")
+
 SPANS = {"1h": timedelta(hours=1), "1d": timedelta(days=1), "7d": timedelta(days=7),
          "30d": timedelta(days=30), "1y": timedelta(days=365)}
 _X_RANGE = re.compile(r"^xaxis\d*\.range\[(0|1)\]$")
@@ -54,6 +60,32 @@ EXPECTATION_POINTS = 1000
 MAX_EXPECTATION_DAYS = 7
 #: open alerts of the asset read to find its newest drift (an asset has a handful at most)
 OPEN_ALERTS_READ = 200
+
+
+#: What the expectation plot (per-day fits) and the Performance card compute, for a few minutes,
+#: by asset, range and the asset's newest reading: switching between ranges that show the same
+#: days (7 days, 30, a year: the expectation shows the last 7 of each), or a second visit
+#: before new readings arrive, does not fit them again. New readings change the key; alerts are
+#: raised from new readings, so they do too. Per web process.
+_COMPUTED: TTLCache[tuple[Any, ...], Any] = TTLCache(maxsize=256, ttl=300)
+_COMPUTED_LOCK = threading.Lock()
+
+
+_DATABASES = itertools.count()
+
+
+def remembered(key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+    """``compute()``, or what it returned for ``key`` within the last few minutes, against this
+    app's database (several apps share a process in the tests, and ids repeat across them)."""
+    database = twin().db.__dict__.setdefault("_remembered_as", next(_DATABASES))
+    key = (database, *key)
+    with _COMPUTED_LOCK:
+        if key in _COMPUTED:
+            return _COMPUTED[key]  # type: ignore[no-any-return]
+    value = compute()  # outside the lock: requests for other keys go on meanwhile
+    with _COMPUTED_LOCK:
+        _COMPUTED[key] = value
+    return value
 
 
 def asset(asset_id: Any) -> AssetInfo | None:
@@ -338,7 +370,8 @@ def expectation(view: Page, sensor: str | None) -> tuple[Any, Any]:
     settings = twin().settings
     words = channel.words.lower()
     try:
-        found = residual_view(twin().db, settings, info.id, channel.name, start, end)
+        found = remembered(("expectation", info.id, channel.name, start, end, info.last_ts),
+                           lambda: residual_view(twin().db, settings, info.id, channel.name, start, end))
     except LookupError:  # the asset was deleted since the page was drawn
         return figures.empty(title, "This asset is not available."), None
     if found is not None and not found.readings["actual"].notna().any():

@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from app.performance import asset_performance
 from app.web.context import twin
-from callbacks.asset_figures import Page, asset
+from callbacks.asset_figures import Page, asset, remembered
 from callbacks.formatting import when
 from layouts import ids
 from layouts import metrics as card
@@ -18,8 +18,10 @@ from layouts import metrics as card
 
 def performance(view: Page) -> tuple[Any, str]:
     """The card's tiles and the note above them for the page's range."""
-    found = asset_performance(twin().db, twin().settings, current_user.supplier_id, view.info.id,
-                              view.start, view.end)
+    info, supplier_id = view.info, current_user.supplier_id
+    found = remembered(("performance", info.id, view.start, view.end, info.last_ts),
+                       lambda: asset_performance(twin().db, twin().settings, supplier_id, info.id,
+                                                 view.start, view.end))
     if not found.readings:
         return card.tiles(found.metrics), "No readings in this range: choose a longer range."
     note = (f"From {when(found.start)} to {when(found.end)}: {found.readings:,} readings, "

@@ -64,3 +64,26 @@ def test_stacked_panel_titles_are_broken_to_fit_their_panel() -> None:
     assert titles == ["Destruction rate<br>(1/s)", "Accumulated<br>destruction"]
     for title in titles:  # each line fits in the panel it names
         assert max(len(line) for line in title.split("<br>")) * figures.TITLE_CHAR_PX <= 0.85 * 170
+
+
+def test_a_computation_is_remembered_by_its_key_and_database_only(app, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from app import create_app
+    from callbacks.asset_figures import remembered
+    from tests.conftest import make_settings
+
+    calls: list[str] = []
+
+    def compute(tag: str) -> str:
+        calls.append(tag)
+        return tag
+
+    key = ("test", 1, "2026-11-20T12:00")
+    with app.app_context():
+        assert remembered(key, lambda: compute("first")) == "first"
+        assert remembered(key, lambda: compute("second")) == "first"  # the same data: not fitted again
+        assert remembered(("test", 1, "2026-11-20T12:01"), lambda: compute("newer")) == "newer"  # new readings
+    with app.app_context():
+        assert remembered(key, lambda: compute("again")) == "first"
+    with create_app(make_settings(tmp_path / "other")).app_context():  # another estate, the same ids
+        assert remembered(key, lambda: compute("other")) == "other"
+    assert calls == ["first", "newer", "other"]
