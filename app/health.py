@@ -55,6 +55,7 @@ from app.db.models import (
     Validation,
 )
 from app.impact import Impact, Trend
+from app.plain_text import classification
 from app.twins import ASSET_TYPES
 
 Level = Literal["green", "amber", "red"]
@@ -195,7 +196,7 @@ def _plural(n: int, word: str) -> str:
 
 
 def _kinds(classifications: list[str]) -> str:
-    return ", ".join(sorted({c.replace("_", " ") for c in classifications}))
+    return ", ".join(sorted({classification(c) for c in classifications}))
 
 
 #: What each alert classification means, in a board member's words.

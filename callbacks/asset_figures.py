@@ -21,6 +21,7 @@ from cachetools import TTLCache
 from flask_login import current_user
 from tsdownsample import MinMaxLTTBDownsampler
 
+from app import plain_text
 from app import series as series_
 from app.alerts import page_alerts
 from app.anomalies import residual_view
@@ -343,8 +344,8 @@ def forecast(view: Page, key_: str | None) -> tuple[Any, Any]:
         m = found.metrics
         compared = "each time's forecast made furthest ahead" if mode == "forecast" else "estimates"
         rows += [("Points compared in this window", f"{m.n:,} ({compared})"),
-                 ("Mean absolute error", f"{m.mae:.4g} {unit}"),
-                 ("Root mean square error", f"{m.rmse:.4g} {unit}"), ("Mean absolute % error", f"{m.mape:.1%}"),
+                 ("Mean absolute error", plain_text.quantity(m.mae, unit)),
+                 ("Root mean square error", plain_text.quantity(m.rmse, unit)), ("Mean absolute % error", f"{m.mape:.1%}"),
                  ("Inside the prediction interval", "—" if m.coverage is None else f"{m.coverage:.0%}")]
     else:
         rows.append(("This window", "no actual values to compare with yet"))

@@ -237,9 +237,9 @@ def forecast(ts: pd.DatetimeIndex, predicted: np.ndarray, lower: np.ndarray, upp
     figure.add_trace(go.Bar(x=x, y=values_list(residuals), name="Residual (actual − forecast)",
                             marker={"color": ["#e63757" if r < 0 else "#00a388" for r in np.nan_to_num(residuals)]},
                             hovertemplate=hover + "<extra>residual</extra>"), row=2, col=1)
-    named = f"{quantity} ({unit})" if unit else quantity
-    figure.update_yaxes(title_text=named, row=1, col=1)
-    figure.update_yaxes(title_text=f"Actual − forecast ({unit})" if unit else "Actual − forecast", row=2, col=1)
+    said = f" ({unit})" if unit not in DIMENSIONLESS else ""
+    figure.update_yaxes(title_text=quantity + said, row=1, col=1)
+    figure.update_yaxes(title_text="Actual − forecast" + said, row=2, col=1)
     figure.update_xaxes(title_text=TIME_AXIS, row=2, col=1)
     return _finish(figure, title, height=520, revision=revision)
 

@@ -89,14 +89,14 @@ def test_unresolved_critical_alerts_are_red_and_closed_ones_do_not_count(db, tur
     asset = health(db, turbine.supplier_id)["Turbine 1"]
     assert asset.level == "red"
     assert asset.open_alerts_critical == 2 and asset.open_alerts_warning == 0
-    assert asset.concerns == ["2 critical alerts open: leakage"]
+    assert asset.concerns == ["2 critical alerts open: leak"]
 
 
 def test_a_warning_alert_is_amber(db, turbine) -> None:  # type: ignore[no-untyped-def]
     alert(db, turbine.asset_id, "warning", "sensor_error")
     asset = health(db, turbine.supplier_id)["Turbine 1"]
     assert asset.level == "amber" and asset.open_alerts_warning == 1
-    assert asset.concerns == ["1 warning open: sensor error"]
+    assert asset.concerns == ["1 warning open: sensor fault"]
 
 
 @pytest.mark.parametrize(("age", "level", "words"), [
@@ -241,7 +241,7 @@ def test_worst_first_puts_every_red_above_any_amber(db) -> None:  # type: ignore
         ordered = worst_first(estate_health(session, db.sensors_engine, tenant.supplier_id, NOW))
     assert [(a.site_name, a.level) for a in ordered] == [
         ("Red Farm", "red"), ("Amber Farm", "amber"), ("Green Farm", "green")]
-    assert ordered[1].concerns[0] == "2 warnings open: leakage, overuse"
+    assert ordered[1].concerns[0] == "2 warnings open: leak, overuse"
 
 
 def test_another_suppliers_sites_assets_and_alerts_never_appear(db) -> None:  # type: ignore[no-untyped-def]

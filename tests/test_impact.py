@@ -183,7 +183,7 @@ def test_a_leak_gets_its_cost_a_day_its_trend_and_its_owner(db: Database, leakin
     with db.Session() as session:
         site = estate_health(session, db.sensors_engine, leaking_dispenser.supplier_id, NOW)[0]
     concern = site.assets[0].details[0]
-    assert concern.text == "1 critical alert open: leakage"
+    assert concern.text == "1 critical alert open: leak"
     assert concern.plain == "Act now: water is leaking (1 critical alert open)."
     # 20 W more for 24 h = 0.48 kWh a day; at 24.50 p/kWh, 11.76p
     assert concern.impact is not None and concern.impact.kwh_per_day == pytest.approx(0.48)
