@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import dcc, html
 
 from layouts import figures, ids
 from layouts.figures import CONFIG
-from layouts.meters import PAGE_SIZE
+from layouts.meters import paged_grid
 
 PATH = "/meters/<meter_id>"
 TITLE = "Meter · Energy Twin"
@@ -98,21 +97,7 @@ def resolution_options(labels: dict[str, str], bars: dict[str, int], max_bars: i
 
 def readings_grid() -> dbc.Card:
     """The meter's readings, newest first, fetched a page at a time (see ``callbacks.meter``)."""
-    grid = dag.AgGrid(
-        id=ids.METER_GRID,
-        columnDefs=COLUMNS,
-        rowModelType="infinite",
-        defaultColDef={"sortable": True, "resizable": True, "floatingFilter": True},
-        dashGridOptions={
-            "pagination": True,
-            "paginationPageSize": PAGE_SIZE,
-            "paginationPageSizeSelector": False,
-            "cacheBlockSize": PAGE_SIZE,
-            "maxBlocksInCache": 4,
-        },
-        getRowId="params.data.id",
-        style={"height": "480px"},
-    )
+    grid = paged_grid(ids.METER_GRID, COLUMNS, "480px")
     return dbc.Card([dbc.CardHeader(html.Strong("Readings, newest first"), className="bg-white"),
                      dbc.CardBody(grid, className="p-0")], className="shadow-sm")
 

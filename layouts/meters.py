@@ -43,6 +43,21 @@ COLUMNS = [
 ]
 
 
+def paged_grid(grid_id: str, columns: list[dict[str, object]], height: str, **options: object) -> dag.AgGrid:
+    """A grid whose rows the server sends a page of :data:`PAGE_SIZE` at a time, sorted and
+    filtered there (the infinite row model): the Meters page's and a meter's readings."""
+    return dag.AgGrid(
+        id=grid_id,
+        columnDefs=columns,
+        rowModelType="infinite",
+        defaultColDef={"sortable": True, "resizable": True, "floatingFilter": True},
+        dashGridOptions={"pagination": True, "paginationPageSize": PAGE_SIZE, "paginationPageSizeSelector": False,
+                         "cacheBlockSize": PAGE_SIZE, "maxBlocksInCache": 4, **options},
+        getRowId="params.data.id",
+        style={"height": height},
+    )
+
+
 def layout(**_query: str) -> html.Div:
     return html.Div(
         [
@@ -74,22 +89,8 @@ def layout(**_query: str) -> html.Div:
                 ],
                 className="mb-2",
             ),
-            dag.AgGrid(
-                id=ids.METERS_GRID,
-                columnDefs=COLUMNS,
-                rowModelType="infinite",
-                defaultColDef={"sortable": True, "resizable": True, "floatingFilter": True},
-                dashGridOptions={
-                    "pagination": True,
-                    "paginationPageSize": PAGE_SIZE,
-                    "paginationPageSizeSelector": False,
-                    "cacheBlockSize": PAGE_SIZE,
-                    "maxBlocksInCache": 4,
-                    "rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True},
-                },
-                getRowId="params.data.id",
-                style={"height": "560px"},
-            ),
+            paged_grid(ids.METERS_GRID, COLUMNS, "560px",
+                       rowSelection={"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}),
             reading_modal(),
             saved_toast(),
         ]

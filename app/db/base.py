@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, String, type_coerce
+from sqlalchemy import DateTime, Float, Integer, MetaData, String, type_coerce
 from sqlalchemy.dialects import mssql
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 # Alembic needs stable constraint names to alter or drop them later (SQLite batch mode recreates
@@ -71,3 +71,15 @@ def raw_ts(column: Any, dialect: str) -> Any:
     load a year of an asset's readings (bench/pipeline.py). SQLite returns its stored text
     ('YYYY-MM-DD HH:MM:SS.ffffff'), the other databases naive UTC datetimes."""
     return type_coerce(column, String() if dialect == "sqlite" else DateTime()).label("ts")
+
+
+class HourSummary:
+    """The columns of an hourly rollup (:class:`SensorRollup`, ``CalculationRollup``): how many
+    values the hour holds, their extremes and sum, and the first and last value's time."""
+
+    n: Mapped[int] = mapped_column(Integer)
+    min_value: Mapped[float] = mapped_column(Float)
+    max_value: Mapped[float] = mapped_column(Float)
+    sum_value: Mapped[float] = mapped_column(Float)
+    first_ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_ts: Mapped[datetime] = mapped_column(UTCDateTime)

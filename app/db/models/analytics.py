@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base, UTCDateTime, utcnow
+from app.db.base import Base, HourSummary, UTCDateTime, utcnow
 
 
 class Calculation(Base):
@@ -22,7 +22,7 @@ class Calculation(Base):
     value: Mapped[float] = mapped_column(Float)
 
 
-class CalculationRollup(Base):
+class CalculationRollup(Base, HourSummary):
     """One calculation of one asset in one UTC hour, summarised like :class:`SensorRollup`
     (count, extremes, sum, first and last time), kept by
     :func:`app.series.refresh_calculation_rollups` whenever the pipeline stores calculations,
@@ -33,12 +33,6 @@ class CalculationRollup(Base):
     asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     bucket: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
-    n: Mapped[int] = mapped_column(Integer)
-    min_value: Mapped[float] = mapped_column(Float)
-    max_value: Mapped[float] = mapped_column(Float)
-    sum_value: Mapped[float] = mapped_column(Float)
-    first_ts: Mapped[datetime] = mapped_column(UTCDateTime)
-    last_ts: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ModelVersion(Base):

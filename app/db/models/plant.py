@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db.base import Base, UTCDateTime, utcnow
+from app.db.base import Base, HourSummary, UTCDateTime, utcnow
 
 
 class Site(Base):
@@ -83,7 +83,7 @@ class SensorReading(Base):
     value: Mapped[float] = mapped_column(Float)
 
 
-class SensorRollup(Base):
+class SensorRollup(Base, HourSummary):
     """One sensor's readings in one UTC hour, summarised: how many, their extremes and sum, and
     the first and last reading times.
 
@@ -97,9 +97,3 @@ class SensorRollup(Base):
 
     sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id"), primary_key=True)
     bucket: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
-    n: Mapped[int] = mapped_column(Integer)
-    min_value: Mapped[float] = mapped_column(Float)
-    max_value: Mapped[float] = mapped_column(Float)
-    sum_value: Mapped[float] = mapped_column(Float)
-    first_ts: Mapped[datetime] = mapped_column(UTCDateTime)
-    last_ts: Mapped[datetime] = mapped_column(UTCDateTime)
