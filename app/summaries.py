@@ -8,7 +8,7 @@ portal's meters grid and TOTAL are computed: the email and the portal agree to t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -185,11 +185,3 @@ def build_summary(session: Session, supplier_id: int, scope: str, target_id: int
     )
     return CostSummary(scope, supplier_id, supplier_name, title, customer_name, address, period,
                        lines, meter_count)
-
-
-def meter_history(session: Session, supplier_id: int, meter_id: int, now: datetime) -> CostSummary:
-    """Every reading of one of the supplier's meters up to ``now``, priced as stored (the meter
-    page's figures, the same the summary emails use). :class:`SummaryNotFound` for a meter of
-    another supplier."""
-    since = datetime(1970, 1, 1, tzinfo=timezone.utc)
-    return build_summary(session, supplier_id, "meter", meter_id, Period(since, now, "all time", "all"))
