@@ -11,7 +11,7 @@ Usage::
     .venv/bin/python bench/pages.py [--estate demo|10m|both] [--backend sqlite|postgresql]
                                     [--repeats 10] [--demo-home DIR] [--keep]
                                     [--days 365] [--total-readings 10000000]
-                                    [--postgres-url URL] [--range-param range]
+                                    [--postgres-url URL] [--range-param range] [--skip PATH]
 
 Setup (timed and printed, not a target), on the bench's own database (a SQLite file, or a
 PostgreSQL database made on the server of ``--postgres-url``, whose own database is never
@@ -656,7 +656,7 @@ def measure_estate(name: str, estate: Estate, args: argparse.Namespace, tmp: Pat
     asset_path = f"/assets/{estate.asset_id}"
     pages, skipped = portal_pages(estate.asset_id, estate.meter_id)
     others = [p for p in pages if p.path != asset_path
-              and (name == "demo" or p.path in TENM_PAGES)]
+              and (name == "demo" or p.path in TENM_PAGES) and p.path not in args.skip]
     figures["skipped_paths"] = skipped if name == "demo" else []  # 10m: only three pages anyway
     figures["loadavg_before"] = loadavg()
     server = PortalServer(ServeTask(estate.url, estate.home, secrets.token_hex(32)))
@@ -746,6 +746,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--estate", choices=("demo", "10m", "both"), default="both")
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--repeats", type=int, default=10, help="timed loads of each page")
+    parser.add_argument("--skip", action="append", default=[], metavar="PATH",
+                        help="a page not to time (e.g. one an older version cannot draw); repeatable")
     parser.add_argument("--demo-home", help="a data home twin seed-demo filled (SQLite), used as is")
     parser.add_argument("--days", type=int, default=365, help="10m: days of 1-minute readings")
     parser.add_argument("--total-readings", type=int, default=10_000_000,
