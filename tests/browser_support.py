@@ -76,6 +76,19 @@ def serving(settings: Settings) -> Iterator[str]:
         thread.join(timeout=5)
 
 
+@contextmanager
+def signed_in(chrome_paths: tuple[str, str], profile: Path, base: str, email: str, password: str,
+              path: str = "/meters") -> Iterator[WebDriver]:
+    """Chromium signed in to the portal at ``base`` as ``email``, for the ``with`` block (take
+    the server first: the browser then closes before it)."""
+    driver = start_chrome(chrome_paths, profile)
+    try:
+        log_in(driver, base, email, password, path)
+        yield driver
+    finally:
+        driver.quit()
+
+
 def wait(driver: WebDriver, timeout: float = WAIT_S):  # type: ignore[no-untyped-def]
     return WebDriverWait(driver, timeout, ignored_exceptions=(WebDriverException,))
 

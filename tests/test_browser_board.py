@@ -24,7 +24,7 @@ from app.db import Database
 from app.db.base import utcnow
 from app.db.migrate import upgrade
 from app.db.models import Alert, Asset, SensorReading, Site, Tariff
-from tests.browser_support import log_in, serving, start_chrome, wait
+from tests.browser_support import serving, signed_in, wait
 from tests.conftest import Tenant, add_plant, add_tenant, make_settings
 
 pytestmark = pytest.mark.browser
@@ -63,13 +63,9 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object, T
 def browser(chrome_paths: tuple[str, str], estate: tuple[object, Tenant],
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[WebDriver, str]]:
     settings, tenant = estate
-    with serving(settings) as url:  # type: ignore[arg-type]
-        driver = start_chrome(chrome_paths, tmp_path_factory.mktemp("chrome"))
-        try:
-            log_in(driver, url, *tenant.users["viewer"])
-            yield driver, url
-        finally:
-            driver.quit()
+    with serving(settings) as url, signed_in(  # type: ignore[arg-type]
+            chrome_paths, tmp_path_factory.mktemp("chrome"), url, *tenant.users["viewer"]) as driver:
+        yield driver, url
 
 
 def test_the_board_shows_each_concerns_impact_trend_and_owner(browser: tuple[WebDriver, str]) -> None:

@@ -23,7 +23,7 @@ from app.db.migrate import upgrade
 from layouts import ids
 from settings import Settings
 from tests.billing_data import add_priced_meter
-from tests.browser_support import csp_violations, log_in, serving, start_chrome, wait
+from tests.browser_support import csp_violations, serving, signed_in, wait
 from tests.conftest import Tenant, add_tenant, make_settings
 from tests.test_meter_page import add_year_tariff, daily_reads
 
@@ -85,13 +85,10 @@ def browser(chrome_paths: tuple[str, str], portal_url: str, estate: Estate,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
     """One browser for the module, signed in as the operator (which loads the portal's scripts
     once, so the timings below are the meter page's own)."""
-    driver = start_chrome(chrome_paths, tmp_path_factory.mktemp("chrome"))
-    try:
-        log_in(driver, portal_url, *estate.tenant.users["operator"])
+    with signed_in(chrome_paths, tmp_path_factory.mktemp("chrome"), portal_url,
+                   *estate.tenant.users["operator"]) as driver:
         yield driver
         assert csp_violations(driver) == []
-    finally:
-        driver.quit()
 
 
 def shown(driver: WebDriver) -> dict[str, Any]:
@@ -110,7 +107,10 @@ def test_a_year_of_daily_readings_shows_in_seconds_as_monthly_bars_and_a_paged_g
 ) -> None:
     def show() -> dict[str, Any]:
         browser.get(f"{portal_url}/meters/{estate.meter_id}")
-        drawn = wait(browser).until(lambda d: (found := shown(d))["bars"] and found["rows"] and found)
+        # Drawn: the chart's bars, and the grid's first page with its count (its rows and the
+        # paging summary arrive in separate renders).
+        drawn = wait(browser).until(lambda d: (found := shown(d))["bars"] and found["rows"]
+                                    and found["summary"].startswith("1 to") and found["first"] and found)
         return drawn  # type: ignore[no-any-return]
 
     # The first visit also pays for the server's first figure (plotly builds its validators

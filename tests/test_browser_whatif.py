@@ -26,7 +26,8 @@ from app.db.migrate import upgrade
 from app.db.models import SensorReading
 from app.whatif import MAX_SCENARIOS
 from layouts import ids
-from tests.browser_support import log_in, serving, start_chrome, wait
+from tests import browser_support
+from tests.browser_support import serving, wait
 from tests.conftest import Tenant, add_plant, add_tenant, make_settings
 
 pytestmark = pytest.mark.browser
@@ -60,12 +61,9 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
 def signed_in(chrome_paths: tuple[str, str], estate: Estate,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
     """One browser for the module, signed in as the operator; it closes before the server."""
-    driver = start_chrome(chrome_paths, tmp_path_factory.mktemp("chrome"))
-    try:
-        log_in(driver, estate.url, *estate.tenant.users["operator"], path="/whatif")
+    with browser_support.signed_in(chrome_paths, tmp_path_factory.mktemp("chrome"), estate.url,
+                                   *estate.tenant.users["operator"], path="/whatif") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture
