@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -359,6 +359,15 @@ def downsample(ts_ns: np.ndarray, values: np.ndarray, max_points: int) -> tuple[
         return ts_ns, values, False
     index = MinMaxLTTBDownsampler().downsample(ts_ns, values, n_out=max_points)
     return ts_ns[index], values[index], True
+
+
+def thinned(series: Series, max_points: int) -> Series:
+    """``series`` cut to at most ``max_points`` by :func:`downsample` (what was read once for
+    the widest plot, for a narrower one)."""
+    if len(series) <= max_points:
+        return series
+    index = MinMaxLTTBDownsampler().downsample(series.ts.as_unit("ns").asi8, series.values, n_out=max_points)
+    return replace(series, ts=series.ts[index], values=series.values[index], downsampled=True)
 
 
 def _series(ts_ns: np.ndarray, values: np.ndarray, raw_points: int, resolution: Resolution,

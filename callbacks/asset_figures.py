@@ -12,14 +12,13 @@ import itertools
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import pandas as pd
 from cachetools import TTLCache
 from flask_login import current_user
-from tsdownsample import MinMaxLTTBDownsampler
 
 from app import plain_text
 from app import series as series_
@@ -38,6 +37,7 @@ from app.asset_view import (
 )
 from app.db.base import utcnow
 from app.model_registry import AssetNotFound
+from app.plant.status import latest_status
 from app.tariffs import LONDON
 from app.web.context import db_session, twin
 from callbacks.formatting import when
@@ -162,11 +162,7 @@ class Page:
         span = (channel.key, start or self.start, end or self.end)
         if span not in self._read:  # read once at the most any plot draws, thinned for the others
             self._read[span] = channel_series(twin().db, self.info, channel, span[1], span[2], MAIN_POINTS)
-        found = self._read[span]
-        if len(found) <= points:
-            return found
-        index = MinMaxLTTBDownsampler().downsample(found.ts.as_unit("ns").asi8, found.values, n_out=points)
-        return replace(found, ts=found.ts[index], values=found.values[index], downsampled=True)
+        return series_.thinned(self._read[span], points)
 
     def trace(self, channel: Channel, start: datetime | None = None, end: datetime | None = None,
               points: int = CARD_POINTS) -> tuple[figures.Trace, series_.Series]:
@@ -186,8 +182,6 @@ def options(channels: tuple[Channel, ...]) -> list[dict[str, str]]:
 
 
 def header(info: AssetInfo) -> Any:
-    from app.plant.status import latest_status
-
     if info.last_ts:
         extent = f"Data from {when(info.first_ts)} to {when(info.last_ts)}."
     elif info.sensors:

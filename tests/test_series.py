@@ -474,3 +474,15 @@ def test_upgrading_makes_the_rollups_of_calculations_already_stored(settings: Se
     assert stored["sum"].tolist() == [sum(range(60)), sum(range(60, 120)), sum(range(120, 150))]
     assert stored["bucket"].tolist() == [pd.Timestamp(t0 + timedelta(hours=h)) for h in range(3)]
     database.engine.dispose()
+
+
+def test_a_series_read_once_is_thinned_for_a_narrower_plot_keeping_its_extremes() -> None:
+    ts = pd.date_range("2026-01-01", periods=2000, freq="1min", tz="UTC")
+    values = np.sin(np.arange(2000) / 50.0)
+    values[777], values[1500] = 9.0, -9.0
+    read = series.Series(pd.DatetimeIndex(ts), values, 2000, "raw", False)
+    thin = series.thinned(read, 800)
+    assert len(thin) <= 800 and thin.downsampled and thin.raw_points == 2000
+    assert thin.values.max() == 9.0 and thin.values.min() == -9.0
+    assert thin.ts.is_monotonic_increasing and thin.ts[0] == ts[0] and thin.ts[-1] == ts[-1]
+    assert series.thinned(read, 2000) is read  # nothing to cut
